@@ -1,0 +1,80 @@
+/**
+ * Every error Earshot reports carries one of these stable codes: on the wire (`error`
+ * messages), in REST error bodies and on {@link EarshotError}. Codes are never renamed;
+ * new ones may be added.
+ */
+export const ErrorCode = {
+  /** A text frame was not valid JSON. */
+  InvalidJson: 'invalid_json',
+  /** A JSON message had a `type` the protocol does not know. */
+  UnknownMessageType: 'unknown_message_type',
+  /** A known message failed validation (missing or wrong fields). */
+  InvalidMessage: 'invalid_message',
+  /** Audio or a control message arrived before `start`. */
+  NotStarted: 'not_started',
+  /** `start` arrived on a session that is already started. */
+  AlreadyStarted: 'already_started',
+  /** The declared audio format is not one the server can take. */
+  UnsupportedAudioFormat: 'unsupported_audio_format',
+  /** Audio bytes do not match the declared format (e.g. odd-length PCM16). */
+  InvalidAudio: 'invalid_audio',
+  /** The server (or a provider) has no room for another session right now. */
+  Capacity: 'capacity',
+  /** The provider cannot be used: its engine or SDK is missing, or it is misconfigured. */
+  ProviderUnavailable: 'provider_unavailable',
+  /** The provider failed while streaming. */
+  ProviderError: 'provider_error',
+  /** Credentials were missing or wrong. */
+  Unauthorized: 'unauthorized',
+  /** The principal may not do this. */
+  Forbidden: 'forbidden',
+  /** No session has that id. */
+  SessionNotFound: 'session_not_found',
+  /** The session has ended; nothing more can be done on it. */
+  SessionEnded: 'session_ended',
+  /** A frame was larger than the server accepts. */
+  FrameTooLarge: 'frame_too_large',
+  /** Too many messages or bytes in too short a time. */
+  RateLimited: 'rate_limited',
+  /** Something waited too long (no `start`, no final, idle session). */
+  Timeout: 'timeout',
+  /** The store failed to read or write. */
+  StoreError: 'store_error',
+  /** A REST request was malformed. */
+  InvalidRequest: 'invalid_request',
+  /** A REST route does not exist. */
+  NotFound: 'not_found',
+  /** An unexpected failure inside Earshot. */
+  Internal: 'internal',
+} as const;
+
+/** The union of every stable error code. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every error code, for schemas and docs. */
+export const ERROR_CODES = Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]];
+
+/** One sentence per code, used in generated docs. */
+export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
+  invalid_json: 'A text frame was not valid JSON. The session goes on.',
+  unknown_message_type: 'A JSON message had a `type` the protocol does not know. The session goes on.',
+  invalid_message: 'A known message failed validation. The session goes on.',
+  not_started: 'Audio or a control message arrived before `start`. The session goes on.',
+  already_started: 'A second `start` arrived. The first one stays in force.',
+  unsupported_audio_format: 'The declared audio format is not accepted. The client may send another `start`.',
+  invalid_audio: 'Audio bytes do not match the declared format.',
+  capacity: 'No room for another session now; retry later (close code 1013).',
+  provider_unavailable: 'The provider cannot be used here (engine or SDK missing, misconfigured).',
+  provider_error: 'The provider failed while streaming.',
+  unauthorized: 'Credentials were missing or wrong.',
+  forbidden: 'The principal may not do this.',
+  session_not_found: 'No session has that id.',
+  session_ended: 'The session has ended.',
+  frame_too_large: 'A frame was larger than the server accepts (close code 1009).',
+  rate_limited: 'Too many messages or bytes in too short a time.',
+  timeout: 'Something waited too long.',
+  store_error: 'The store failed to read or write.',
+  invalid_request: 'A REST request was malformed.',
+  not_found: 'The REST route does not exist.',
+  internal: 'An unexpected failure inside Earshot.',
+};

@@ -1,0 +1,218 @@
+import { z } from 'zod';
+import { AudioFormatSchema } from '../audio-format.js';
+import { ERROR_CODES } from '../error-codes.js';
+import { PROTOCOL_VERSION } from '../version.js';
+
+const seconds = () => z.number().nonnegative().describe('Seconds of session audio.');
+
+/** Limits the server enforces on a session, announced in `ready`. */
+export const SessionLimitsSchema = z.object({
+  maxFrameBytes: z.number().int().positive().describe('Largest binary or text frame accepted.'),
+  maxSessionSeconds: z.number().positive().describe('Longest session, in seconds of wall time.'),
+  idleTimeoutSeconds: z.number().positive().describe('Session closes after this long without audio.'),
+});
+/** Limits the server enforces on a session. */
+export type SessionLimits = z.infer<typeof SessionLimitsSchema>;
+
+/** Schema of {@link ReadyMessage}. */
+export const ReadyMessageSchema = z
+  .object({
+    type: z.literal('ready'),
+    protocolVersion: z.literal(PROTOCOL_VERSION),
+    sessionId: z.string(),
+    resumeToken: z.string().describe('Present with `start.resume` to continue this session.'),
+    audio: AudioFormatSchema.describe('The input format the server accepted.'),
+    provider: z.string().describe('Name of the provider transcribing this session.'),
+    resumed: z.boolean().default(false),
+    limits: SessionLimitsSchema,
+  })
+  .describe('The session is open and audio may flow.');
+/** Server → client: the session is open. */
+export type ReadyMessage = z.infer<typeof ReadyMessageSchema>;
+
+/** One recognized word with its timing. */
+export const WordSchema = z.object({
+  word: z.string(),
+  start: seconds(),
+  end: seconds(),
+  confidence: z.number().min(0).max(1).optional(),
+  speaker: z.number().int().nonnegative().optional(),
+});
+/** One recognized word with its timing. */
+export type Word = z.infer<typeof WordSchema>;
+
+/** Schema of {@link TranscriptMessage}. */
+export const TranscriptMessageSchema = z
+  .object({
+    type: z.literal('transcript'),
+    segmentId: z.string().describe('One id per utterance; interims and its final share it.'),
+    isFinal: z.boolean(),
+    text: z.string(),
+    confidence: z.number().min(0).max(1).optional(),
+    words: z.array(WordSchema).default([]),
+    start: seconds(),
+    end: seconds(),
+    speaker: z.number().int().nonnegative().optional(),
+    language: z.string().optional(),
+  })
+  .describe('An interim or final transcript of one utterance.');
+/** Server → client: an interim or final transcript. */
+export type TranscriptMessage = z.infer<typeof TranscriptMessageSchema>;
+
+/** Schema of {@link SpeechStartedMessage}. */
+export const SpeechStartedMessageSchema = z
+  .object({ type: z.literal('speech_started'), timestamp: seconds() })
+  .describe('The provider heard speech begin.');
+/** Server → client: speech began. */
+export type SpeechStartedMessage = z.infer<typeof SpeechStartedMessageSchema>;
+
+/** Schema of {@link UtteranceEndMessage}. */
+export const UtteranceEndMessageSchema = z
+  .object({
+    type: z.literal('utterance_end'),
+    timestamp: seconds(),
+    segmentId: z.string().optional(),
+  })
+  .describe('The speaker paused: the current utterance is over.');
+/** Server → client: the utterance is over. */
+export type UtteranceEndMessage = z.infer<typeof UtteranceEndMessageSchema>;
+
+/** Phases of a detected voice command. */
+export const COMMAND_PHASES = ['tentative', 'confirmed', 'executed', 'failed'] as const;
+
+/** Schema of {@link CommandMessage}. */
+export const CommandMessageSchema = z
+  .object({
+    type: z.literal('command'),
+    name: z.string(),
+    phase: z.enum(COMMAND_PHASES),
+    segmentId: z.string().optional(),
+    slots: z.record(z.string(), z.unknown()).default({}),
+    result: z.unknown().optional(),
+    error: z.string().optional(),
+  })
+  .describe('A voice command detected in the transcript, and what became of it.');
+/** Server → client: a voice command. */
+export type CommandMessage = z.infer<typeof CommandMessageSchema>;
+
+/** Schema of {@link AckMessage}. */
+export const AckMessageSchema = z
+  .object({
+    type: z.literal('ack'),
+    audioBytes: z.number().int().nonnegative().describe('Bytes of audio the server holds.'),
+  })
+  .describe('The server holds this much audio; the client may drop it from its replay buffer.');
+/** Server → client: audio acknowledged. */
+export type AckMessage = z.infer<typeof AckMessageSchema>;
+
+/** Schema of {@link ErrorMessage}. */
+export const ErrorMessageSchema = z
+  .object({
+    type: z.literal('error'),
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    fatal: z.boolean().describe('When true the server closes the session next.'),
+  })
+  .describe('Something went wrong; `fatal` says whether the session goes on.');
+/** Server → client: an error. */
+export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
+
+/** Lifecycle states of a session. */
+export const SESSION_STATUSES = ['created', 'active', 'ended', 'failed'] as const;
+/** Schema of {@link SessionStatus}. */
+export const SessionStatusSchema = z.enum(SESSION_STATUSES);
+/** Where a session is in its life. */
+export type SessionStatus = z.infer<typeof SessionStatusSchema>;
+
+/** Schema of {@link SessionInfoMessage}. */
+export const SessionInfoMessageSchema = z
+  .object({
+    type: z.literal('session_info'),
+    sessionId: z.string(),
+    status: SessionStatusSchema,
+    provider: z.string().optional(),
+    audio: AudioFormatSchema.optional(),
+    audioBytes: z.number().int().nonnegative(),
+    audioSeconds: seconds(),
+    finalSegments: z.number().int().nonnegative(),
+    startedAt: z.string().describe('ISO 8601 time the session was created.'),
+  })
+  .describe('The session\'s current figures.');
+/** Server → client: session figures. */
+export type SessionInfoMessage = z.infer<typeof SessionInfoMessageSchema>;
+
+/** Schema of {@link PongMessage}. */
+export const PongMessageSchema = z
+  .object({
+    type: z.literal('pong'),
+    id: z.union([z.string(), z.number()]).optional(),
+    timestamp: z.number().describe('Server time, milliseconds since the epoch.'),
+  })
+  .describe('Answer to `ping`.');
+/** Server → client: answer to `ping`. */
+export type PongMessage = z.infer<typeof PongMessageSchema>;
+
+/** Schema of {@link BroadcastMessage}. */
+export const BroadcastMessageSchema = z
+  .object({ type: z.literal('broadcast'), payload: z.unknown() })
+  .describe('An application message pushed to this session by the server admin.');
+/** Server → client: an application broadcast. */
+export type BroadcastMessage = z.infer<typeof BroadcastMessageSchema>;
+
+/** Summary of a finished session, sent in `closed` and kept by the store. */
+export const SessionSummarySchema = z.object({
+  audioSeconds: seconds(),
+  finalSegments: z.number().int().nonnegative(),
+  durationSeconds: z.number().nonnegative().describe('Wall-clock seconds the session was open.'),
+});
+/** Summary of a finished session. */
+export type SessionSummary = z.infer<typeof SessionSummarySchema>;
+
+/** Why a session closed. */
+export const CLOSE_REASONS = ['stopped', 'ended', 'error', 'timeout', 'shutdown'] as const;
+
+/** Schema of {@link ClosedMessage}. */
+export const ClosedMessageSchema = z
+  .object({
+    type: z.literal('closed'),
+    reason: z.enum(CLOSE_REASONS),
+    summary: SessionSummarySchema,
+  })
+  .describe('The session is over; every final has been sent. The socket closes next.');
+/** Server → client: the session is over. */
+export type ClosedMessage = z.infer<typeof ClosedMessageSchema>;
+
+/** Every server → client message, discriminated by `type`. */
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  ReadyMessageSchema,
+  TranscriptMessageSchema,
+  SpeechStartedMessageSchema,
+  UtteranceEndMessageSchema,
+  CommandMessageSchema,
+  AckMessageSchema,
+  ErrorMessageSchema,
+  SessionInfoMessageSchema,
+  PongMessageSchema,
+  BroadcastMessageSchema,
+  ClosedMessageSchema,
+]);
+
+/** Any server → client message. */
+export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+/** A server → client message before defaults are applied. */
+export type ServerMessageInput = z.input<typeof ServerMessageSchema>;
+
+/** The `type`s a server may send. */
+export const SERVER_MESSAGE_TYPES = [
+  'ready',
+  'transcript',
+  'speech_started',
+  'utterance_end',
+  'command',
+  'ack',
+  'error',
+  'session_info',
+  'pong',
+  'broadcast',
+  'closed',
+] as const;

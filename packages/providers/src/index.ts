@@ -1,0 +1,8 @@
+export type {
+  ProviderCapabilities,
+  ProviderTranscript,
+  SttProvider,
+  SttStream,
+  SttStreamEvents,
+  SttStreamOptions,
+} from './stt-provider.js';
