@@ -54,7 +54,9 @@ function ensureDebianPackages(wanted) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = existsSync('/usr/bin/apt-get');
   if (!isRoot || !hasApt) {
-    console.error(`earshot: missing system packages; install them with: sudo apt-get install -y ${missing.join(' ')}`);
+    console.error(
+      `earshot: missing system packages; install them with: sudo apt-get install -y ${missing.join(' ')}`,
+    );
     process.exit(1);
   }
   console.log(`earshot: installing ${missing.join(' ')} with apt-get`);
@@ -67,7 +69,10 @@ function pnpmCommand() {
   const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
   const version = pinned.replace(/^pnpm@/, '').split('+')[0];
   try {
-    const found = execFileSync('pnpm', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const found = execFileSync('pnpm', ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (found === version) return ['pnpm'];
   } catch {
     // not on PATH: fetch the pinned version below
@@ -82,7 +87,9 @@ function run(command, args, options = {}) {
     ...options,
   });
   if (result.status !== 0) {
-    console.error(`earshot: '${[...command, ...args].join(' ')}' failed (exit ${result.status ?? result.signal})`);
+    console.error(
+      `earshot: '${[...command, ...args].join(' ')}' failed (exit ${result.status ?? result.signal})`,
+    );
     process.exit(result.status ?? 1);
   }
 }

@@ -11,7 +11,9 @@ import { z } from 'zod';
 export const AUDIO_ENCODINGS = ['pcm16', 'mulaw', 'alaw', 'webm-opus', 'ogg-opus', 'wav'] as const;
 
 /** Schema of {@link AudioEncoding}. */
-export const AudioEncodingSchema = z.enum(AUDIO_ENCODINGS);
+export const AudioEncodingSchema = z
+  .enum(AUDIO_ENCODINGS)
+  .describe('How the bytes encode sound; container formats carry their own header.');
 
 /** One of {@link AUDIO_ENCODINGS}. */
 export type AudioEncoding = z.infer<typeof AudioEncodingSchema>;

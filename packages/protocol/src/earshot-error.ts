@@ -29,7 +29,8 @@ export class EarshotError extends Error {
   readonly code: ErrorCode;
   readonly fatal: boolean;
   readonly details: Record<string, unknown> | undefined;
-  private readonly [marker] = true;
+  /** Brand read by {@link EarshotError.isInstance}; a symbol so copies of the package agree. */
+  readonly [marker] = true;
 
   constructor(code: ErrorCode, message: string, options: EarshotErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

@@ -44,6 +44,8 @@ export const ErrorCode = {
   InvalidRequest: 'invalid_request',
   /** A REST route does not exist. */
   NotFound: 'not_found',
+  /** The client could not reach the server (network failure, refused connection). */
+  ConnectionFailed: 'connection_failed',
   /** An unexpected failure inside Earshot. */
   Internal: 'internal',
 } as const;
@@ -57,11 +59,13 @@ export const ERROR_CODES = Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[
 /** One sentence per code, used in generated docs. */
 export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   invalid_json: 'A text frame was not valid JSON. The session goes on.',
-  unknown_message_type: 'A JSON message had a `type` the protocol does not know. The session goes on.',
+  unknown_message_type:
+    'A JSON message had a `type` the protocol does not know. The session goes on.',
   invalid_message: 'A known message failed validation. The session goes on.',
   not_started: 'Audio or a control message arrived before `start`. The session goes on.',
   already_started: 'A second `start` arrived. The first one stays in force.',
-  unsupported_audio_format: 'The declared audio format is not accepted. The client may send another `start`.',
+  unsupported_audio_format:
+    'The declared audio format is not accepted. The client may send another `start`.',
   invalid_audio: 'Audio bytes do not match the declared format.',
   capacity: 'No room for another session now; retry later (close code 1013).',
   provider_unavailable: 'The provider cannot be used here (engine or SDK missing, misconfigured).',
@@ -76,5 +80,6 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   store_error: 'The store failed to read or write.',
   invalid_request: 'A REST request was malformed.',
   not_found: 'The REST route does not exist.',
+  connection_failed: 'The client could not reach the server (network failure, refused connection).',
   internal: 'An unexpected failure inside Earshot.',
 };

@@ -43,7 +43,10 @@ function parseWith<T>(
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
     return {
       ok: false,
-      error: new EarshotError('invalid_message', `invalid "${type}" message${where}: ${issue?.message}`),
+      error: new EarshotError(
+        'invalid_message',
+        `invalid "${type}" message${where}: ${issue?.message}`,
+      ),
     };
   }
   return { ok: true, message: parsed.data };

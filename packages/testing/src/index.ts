@@ -1,1 +1,10 @@
-export {};
+export { referenceTranscript } from './reference-transcript.js';
+export {
+  LIBRIVOX_DIR,
+  type SpeechFixture,
+  type SynthesizeOptions,
+  speechFixtures,
+  synthesizeSpeech,
+} from './speech-fixtures.js';
+export { encodeWavPcm16, parseWavPcm16, readWavPcm16, type WavPcm16 } from './wav.js';
+export { normalizeWords, wordErrorRate } from './word-error-rate.js';

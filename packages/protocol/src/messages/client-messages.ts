@@ -31,8 +31,16 @@ export const StartMessageSchema = z
     interimResults: z.boolean().default(true).describe('Send interim (non-final) transcripts.'),
     keywords: z.array(z.string().min(1).max(100)).max(500).default([]).describe('Words to boost.'),
     diarize: z.boolean().default(false).describe('Label speakers where the provider can.'),
-    provider: z.string().min(1).max(64).optional().describe('Provider name, if the server offers a choice.'),
-    providerOptions: z.record(z.string(), z.unknown()).optional().describe('Options passed to the provider.'),
+    provider: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Provider name, if the server offers a choice.'),
+    providerOptions: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('Options passed to the provider.'),
     metadata: MetadataSchema.optional(),
     resume: ResumeSchema.optional(),
   })
@@ -61,7 +69,10 @@ export type StopMessage = z.infer<typeof StopMessageSchema>;
 export const PingMessageSchema = z
   .object({
     type: z.literal('ping'),
-    id: z.union([z.string().max(100), z.number()]).optional().describe('Echoed in the `pong`.'),
+    id: z
+      .union([z.string().max(100), z.number()])
+      .optional()
+      .describe('Echoed in the `pong`.'),
   })
   .describe('Application-level liveness check; answered with `pong`.');
 /** Client → server: liveness check. */
@@ -70,7 +81,7 @@ export type PingMessage = z.infer<typeof PingMessageSchema>;
 /** Schema of {@link SessionInfoRequest}. */
 export const SessionInfoRequestSchema = z
   .object({ type: z.literal('session_info') })
-  .describe('Ask for the session\'s current figures; answered with `session_info`.');
+  .describe("Ask for the session's current figures; answered with `session_info`.");
 /** Client → server: ask for session figures. */
 export type SessionInfoRequest = z.infer<typeof SessionInfoRequestSchema>;
 

@@ -9,7 +9,10 @@ const seconds = () => z.number().nonnegative().describe('Seconds of session audi
 export const SessionLimitsSchema = z.object({
   maxFrameBytes: z.number().int().positive().describe('Largest binary or text frame accepted.'),
   maxSessionSeconds: z.number().positive().describe('Longest session, in seconds of wall time.'),
-  idleTimeoutSeconds: z.number().positive().describe('Session closes after this long without audio.'),
+  idleTimeoutSeconds: z
+    .number()
+    .positive()
+    .describe('Session closes after this long without audio.'),
 });
 /** Limits the server enforces on a session. */
 export type SessionLimits = z.infer<typeof SessionLimitsSchema>;
@@ -137,7 +140,7 @@ export const SessionInfoMessageSchema = z
     finalSegments: z.number().int().nonnegative(),
     startedAt: z.string().describe('ISO 8601 time the session was created.'),
   })
-  .describe('The session\'s current figures.');
+  .describe("The session's current figures.");
 /** Server → client: session figures. */
 export type SessionInfoMessage = z.infer<typeof SessionInfoMessageSchema>;
 

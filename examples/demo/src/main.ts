@@ -1,0 +1,37 @@
+import { join } from 'node:path';
+import { startDemo } from './demo-server.js';
+
+// The demo reads its settings from the environment; the libraries never do.
+const port = Number(process.env.PORT ?? 8787);
+const host = process.env.HOST ?? '127.0.0.1';
+const databasePath =
+  process.env.EARSHOT_SQLITE_PATH ??
+  join(process.env.INIT_CWD ?? process.cwd(), '.earshot', 'demo.db');
+const maxConcurrentStreams = process.env.EARSHOT_LOCAL_MAX_STREAMS
+  ? Number(process.env.EARSHOT_LOCAL_MAX_STREAMS)
+  : undefined;
+
+const log = (level: string) => (obj: Record<string, unknown>, msg?: string) =>
+  console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
+const logger = { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') };
+
+const demo = await startDemo({ port, host, databasePath, maxConcurrentStreams, logger });
+console.log(
+  `Earshot demo ready: ${demo.url}  (WebSocket ${demo.url.replace(/^http/, 'ws')}/v1/listen, store ${databasePath})`,
+);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log('Earshot demo: stopping…');
+    demo.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}

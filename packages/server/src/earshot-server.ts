@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCode, type Logger, type Metadata, silentLogger } from '@earshot/protocol';
+import type { SttProvider } from '@earshot/providers';
+import { WebSocketServer } from 'ws';
+import { handleRestRequest, type RestContext } from './rest/rest-router.js';
+import type { CommandOptions } from './session/command-runner.js';
+import { Session } from './session/session.js';
+import { DEFAULT_SESSION_LIMITS, type SessionLimitOptions } from './session/session-limits.js';
+import { SessionRegistry } from './session/session-registry.js';
+import { createMemoryStore } from './stores/memory-store.js';
+import type { Store } from './stores/store.js';
+import { createSessionTokens } from './tokens/session-tokens.js';
+import { bindCanonicalTransport, canonicalPeer } from './transports/canonical-transport.js';
+
+/** Options of {@link createEarshotServer}. */
+export interface EarshotServerOptions {
+  /** The default speech-to-text provider. */
+  readonly provider: SttProvider;
+  /** More providers a client may pick by name in `start.provider`. */
+  readonly providers?: readonly SttProvider[];
+  /** Where sessions and finals are kept. Defaults to an in-memory store. */
+  readonly store?: Store;
+  /** Where the server logs (pino-compatible). Silent by default. */
+  readonly logger?: Logger;
+  /** Path of the canonical WebSocket. Defaults to `/v1/listen`. */
+  readonly path?: string;
+  /** Session limits and timers; unspecified ones keep their defaults. */
+  readonly limits?: Partial<SessionLimitOptions>;
+  /** Secret that signs session tokens. Random per process when absent. */
+  readonly tokenSecret?: string;
+  /** Lifetime of a token minted by `POST /v1/sessions`, in seconds. Defaults to 300. */
+  readonly tokenTtlSeconds?: number;
+  /**
+   * When true, a WebSocket upgrade must carry a token minted by `POST /v1/sessions`
+   * (`?token=` or `Authorization: Bearer`); others are refused with HTTP 401. Default false.
+   */
+  readonly requireToken?: boolean;
+  /** Voice commands to detect in final transcripts (see `@earshot/commands`). */
+  readonly commands?: CommandOptions;
+}
+
+/** A mounted Earshot server: a WebSocket upgrade handler plus REST routes. */
+export interface EarshotServer {
+  /**
+   * Handles an HTTP upgrade. Returns `false`, touching nothing, when the path is not
+   * Earshot's, so the host can route it elsewhere.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Answers Earshot's REST routes. Resolves `false` when the request is not one of them. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /**
+   * Mounts on a Node `http` server: takes its upgrades and the REST routes, and leaves every
+   * other request to the server's other listeners (answering 404 when there are none).
+   * Returns a function that detaches.
+   */
+  attach(server: Server): () => void;
+  /** The live session with this id on this process. */
+  getSession(id: string): Session | undefined;
+  /** The live sessions on this process. */
+  sessions(): Session[];
+  /** Ends every session (`closed` with reason `shutdown`, close 1001) and stops accepting. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates an Earshot server: the canonical WebSocket at `/v1/listen`, REST routes
+ * (`POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`,
+ * `POST /v1/sessions/:id/end`, `GET /healthz`), sessions that store every final before
+ * sending it.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createEarshotServer, createSqliteStore } from '@earshot/server';
+ * import { createLocalProvider } from '@earshot/providers/local';
+ *
+ * const earshot = createEarshotServer({
+ *   provider: createLocalProvider(),
+ *   store: await createSqliteStore({ path: './earshot.db' }),
+ * });
+ * const http = createServer();
+ * earshot.attach(http);
+ * http.listen(8787);
+ * ```
+ */
+export function createEarshotServer(options: EarshotServerOptions): EarshotServer {
+  const logger = options.logger ?? silentLogger;
+  const store = options.store ?? createMemoryStore();
+  const ownsStore = options.store === undefined;
+  const listenPath = options.path ?? '/v1/listen';
+  const limits: SessionLimitOptions = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
+  const tokens = createSessionTokens(options.tokenSecret);
+  const registry = new SessionRegistry();
+  const providers = new Map<string, SttProvider>();
+  for (const p of [options.provider, ...(options.providers ?? [])]) providers.set(p.name, p);
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes });
+  let closing = false;
+
+  const rest: RestContext = {
+    registry,
+    store,
+    tokens,
+    tokenTtlSeconds: options.tokenTtlSeconds ?? 300,
+    listenPath,
+    providerName: options.provider.name,
+    newSessionId: randomUUID,
+  };
+
+  function refuse(socket: Duplex, status: number, code: string, message: string): void {
+    const body = JSON.stringify({ error: { code, message } });
+    const reason =
+      status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  /** The session a connection is for: one minted over REST (by token), or a new one. */
+  async function admit(
+    req: IncomingMessage,
+    url: URL,
+  ): Promise<
+    | { id: string; preCreated: boolean; metadata?: Metadata }
+    | { status: number; code: string; message: string }
+  > {
+    const header = req.headers.authorization;
+    const token =
+      url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7) : null);
+    if (!token) {
+      if (options.requireToken)
+        return { status: 401, code: 'unauthorized', message: 'a session token is required' };
+      return { id: randomUUID(), preCreated: false };
+    }
+    const claims = tokens.verify(token, 'connect');
+    if (!claims) return { status: 401, code: 'unauthorized', message: 'invalid or expired token' };
+    const record = await store.getSession(claims.sessionId);
+    if (record?.status !== 'created' || registry.get(claims.sessionId)) {
+      return { status: 401, code: 'unauthorized', message: 'token already used or session gone' };
+    }
+    return { id: claims.sessionId, preCreated: true, metadata: record.metadata };
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== listenPath) return false;
+    if (closing) {
+      refuse(socket, 503, 'capacity', 'server is shutting down');
+      return true;
+    }
+    admit(req, url).then(
+      (admission) => {
+        if ('status' in admission) {
+          refuse(socket, admission.status, admission.code, admission.message);
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const session = new Session({
+            id: admission.id,
+            peer: canonicalPeer(ws),
+            store,
+            tokens,
+            limits,
+            logger,
+            preCreated: admission.preCreated,
+            metadata: admission.metadata,
+            commands: options.commands,
+            resolveProvider: (name) =>
+              name === undefined ? options.provider : providers.get(name),
+            onEnded: (s) => registry.remove(s),
+          });
+          registry.add(session);
+          bindCanonicalTransport(ws, session);
+          logger.info({ sessionId: session.id }, 'session connected');
+        });
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'upgrade failed');
+        refuse(socket, 503, 'store_error', 'could not admit the session');
+      },
+    );
+    return true;
+  }
+
+  const handleRequest = (req: IncomingMessage, res: ServerResponse) =>
+    handleRestRequest(rest, req, res);
+
+  return {
+    handleUpgrade,
+    handleRequest,
+    attach(server) {
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (!handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) {
+          socket.destroy();
+        }
+      };
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        handleRequest(req, res).then(
+          (handled) => {
+            if (!handled && server.listenerCount('request') === 1) {
+              res.writeHead(404, { 'content-type': 'application/json' });
+              res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
+            }
+          },
+          (error: unknown) => logger.error({ err: error }, 'request failed'),
+        );
+      };
+      server.on('upgrade', onUpgrade);
+      server.on('request', onRequest);
+      return () => {
+        server.off('upgrade', onUpgrade);
+        server.off('request', onRequest);
+      };
+    },
+    getSession: (id) => registry.get(id),
+    sessions: () => registry.list(),
+    async close() {
+      closing = true;
+      await Promise.all(registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway)));
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      if (ownsStore) await store.close();
+    },
+  };
+}

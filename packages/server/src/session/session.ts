@@ -1,0 +1,497 @@
+import {
+  type AudioFormat,
+  bytesPerSecond,
+  CloseCode,
+  describeAudioFormat,
+  EarshotError,
+  type Logger,
+  type Metadata,
+  PROTOCOL_VERSION,
+  type SessionInfoMessage,
+  type SessionStatus,
+  type SessionSummary,
+  type StartMessage,
+} from '@earshot/protocol';
+import type { ProviderTranscript, SttProvider, SttStream } from '@earshot/providers';
+import type { Store } from '../stores/store.js';
+import type { SessionTokens } from '../tokens/session-tokens.js';
+import { negotiateAudio } from './audio-negotiation.js';
+import { type CommandOptions, runCommands } from './command-runner.js';
+import type { SessionLimitOptions } from './session-limits.js';
+import type { SessionPeer } from './session-peer.js';
+
+/** Why a session ended, as stored and as sent in `closed`. */
+export type SessionEndReason = 'stopped' | 'ended' | 'error' | 'timeout' | 'shutdown';
+
+/** What a {@link Session} needs from the server that owns it. */
+export interface SessionDeps {
+  readonly id: string;
+  readonly peer: SessionPeer;
+  readonly store: Store;
+  readonly tokens: SessionTokens;
+  readonly limits: SessionLimitOptions;
+  readonly logger: Logger;
+  /** Finds the provider for a `start` (by its optional `provider` name). */
+  readonly resolveProvider: (name: string | undefined) => SttProvider | undefined;
+  /** Whether the store already holds a record for this id (a session created over REST). */
+  readonly preCreated: boolean;
+  readonly metadata?: Metadata;
+  /** Voice commands to detect in finals. */
+  readonly commands?: CommandOptions;
+  /** Called once, when the session has ended and released everything. */
+  readonly onEnded: (session: Session) => void;
+}
+
+type Phase = 'created' | 'starting' | 'active' | 'ending' | 'ended';
+
+const RESUME_TOKEN_TTL_SECONDS = 15 * 60;
+
+/**
+ * One conversation: it owns its transport peer, provider stream, store writes, timers and
+ * outbound order. Transports only translate wire formats into calls on this class; all
+ * policy (ordering, storing finals before sending them, limits, ending) lives here.
+ */
+export class Session {
+  readonly id: string;
+  readonly createdAt = new Date();
+  private phase: Phase = 'created';
+  private failed = false;
+  private provider: SttProvider | undefined;
+  private stream: SttStream | undefined;
+  private format: AudioFormat | undefined;
+  private byteRate = 0;
+  private audioBytes = 0;
+  private ackedBytes = 0;
+  private pendingAudio: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private finalSegments = 0;
+  private metadata: Metadata;
+  // Every message that depends on an earlier one (a final after its store write, `closed`
+  // after the last final) goes through this chain, so the client sees them in order.
+  private outbound: Promise<void> = Promise.resolve();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private ending: Promise<void> | undefined;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.id = deps.id;
+    this.metadata = { ...(deps.metadata ?? {}) };
+    this.schedule(deps.limits.startTimeoutSeconds, () => {
+      if (this.phase === 'created') {
+        this.fail(
+          new EarshotError('timeout', 'no start message in time', { fatal: true }),
+          CloseCode.Timeout,
+          'timeout',
+        );
+      }
+    });
+  }
+
+  /** The session's status as the protocol and the store name it. */
+  get status(): SessionStatus {
+    if (this.phase === 'ended') return this.failed ? 'failed' : 'ended';
+    return this.phase === 'created' ? 'created' : 'active';
+  }
+
+  /** Seconds of audio received: the session's clock. */
+  get audioSeconds(): number {
+    return this.byteRate > 0 ? this.audioBytes / this.byteRate : 0;
+  }
+
+  /** Handles `start`: negotiates the format, opens the provider stream, answers `ready`. */
+  async start(message: StartMessage): Promise<void> {
+    if (this.phase !== 'created') {
+      this.sendError(
+        new EarshotError('already_started', 'this session is already started; send stop first'),
+      );
+      return;
+    }
+    const provider = this.deps.resolveProvider(message.provider);
+    if (!provider) {
+      this.sendError(new EarshotError('invalid_message', `unknown provider "${message.provider}"`));
+      return;
+    }
+    const negotiated = negotiateAudio(message.audio, provider.capabilities);
+    if (!negotiated.ok) {
+      this.sendError(negotiated.error);
+      return;
+    }
+    this.phase = 'starting';
+    this.provider = provider;
+    this.format = message.audio;
+    this.byteRate = bytesPerSecond(message.audio) ?? 0;
+    if (message.metadata) this.metadata = { ...this.metadata, ...message.metadata };
+
+    let stream: SttStream;
+    try {
+      stream = await provider.open({
+        audio: negotiated.providerFormat,
+        language: message.language,
+        interimResults: message.interimResults,
+        keywords: message.keywords,
+        diarize: message.diarize,
+        providerOptions: message.providerOptions,
+        logger: this.deps.logger,
+      });
+    } catch (error) {
+      const wrapped = EarshotError.from(error, 'provider_error');
+      const code = wrapped.code === 'capacity' ? CloseCode.TryAgainLater : CloseCode.ProviderFailed;
+      this.fail(
+        new EarshotError(wrapped.code, wrapped.message, { fatal: true, cause: error }),
+        code,
+        'error',
+      );
+      return;
+    }
+    if (this.phase !== 'starting') {
+      // The peer left or the session was ended while the provider was opening.
+      stream.abort();
+      return;
+    }
+    this.stream = stream;
+    this.wireStream(stream);
+
+    try {
+      const now = new Date().toISOString();
+      const record = {
+        status: 'active' as const,
+        startedAt: now,
+        provider: provider.name,
+        audio: message.audio,
+        language: message.language,
+        metadata: this.metadata,
+      };
+      if (this.deps.preCreated) await this.deps.store.updateSession(this.id, record);
+      else
+        await this.deps.store.createSession({
+          id: this.id,
+          createdAt: this.createdAt.toISOString(),
+          ...record,
+        });
+    } catch (error) {
+      this.fail(EarshotError.from(error, 'store_error', true), CloseCode.InternalError, 'error');
+      return;
+    }
+    if (this.phase !== 'starting') return;
+
+    this.phase = 'active';
+    const { token: resumeToken } = this.deps.tokens.mint(
+      this.id,
+      'resume',
+      RESUME_TOKEN_TTL_SECONDS,
+    );
+    const { limits } = this.deps;
+    this.deps.peer.send({
+      type: 'ready',
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: this.id,
+      resumeToken,
+      audio: message.audio,
+      provider: provider.name,
+      resumed: false,
+      limits: {
+        maxFrameBytes: limits.maxFrameBytes,
+        maxSessionSeconds: limits.maxSessionSeconds,
+        idleTimeoutSeconds: limits.idleTimeoutSeconds,
+      },
+    });
+    this.schedule(limits.maxSessionSeconds, () => void this.end('timeout', CloseCode.Normal));
+    this.touchIdle();
+    const pending = this.pendingAudio;
+    this.pendingAudio = [];
+    this.pendingBytes = 0;
+    for (const chunk of pending) this.forward(chunk);
+  }
+
+  /** Handles one binary frame of audio. */
+  audio(chunk: Uint8Array): void {
+    switch (this.phase) {
+      case 'created':
+        this.sendError(
+          new EarshotError('not_started', 'audio arrived before start; send start first'),
+        );
+        return;
+      case 'starting':
+        if (this.pendingBytes + chunk.byteLength > this.deps.limits.maxPendingAudioBytes) {
+          this.sendError(
+            new EarshotError('rate_limited', 'too much audio before ready; audio dropped'),
+          );
+          return;
+        }
+        // Kept until the provider is open, so a client may stream right after `start`.
+        this.pendingAudio.push(chunk);
+        this.pendingBytes += chunk.byteLength;
+        return;
+      case 'active':
+        this.forward(chunk);
+        this.touchIdle();
+        return;
+      default:
+        return; // ending: the provider no longer takes audio; dropping it is the contract of stop
+    }
+  }
+
+  /** Handles `finalize`: the provider flushes the current utterance. */
+  finalize(): void {
+    if (this.phase === 'created') {
+      this.sendError(new EarshotError('not_started', 'finalize before start'));
+      return;
+    }
+    this.stream?.finalize();
+  }
+
+  /** Handles `stop`: every remaining final is stored and sent, then `closed`, then close 1000. */
+  stop(): Promise<void> {
+    if (this.phase === 'created') {
+      this.sendError(new EarshotError('not_started', 'stop before start'));
+      return Promise.resolve();
+    }
+    return this.end('stopped', CloseCode.Normal);
+  }
+
+  /** Handles `ping`. */
+  ping(id?: string | number): void {
+    this.deps.peer.send({ type: 'pong', id, timestamp: Date.now() });
+  }
+
+  /** Handles a `session_info` request. */
+  sendInfo(): void {
+    this.deps.peer.send(this.info());
+  }
+
+  /** The session's current figures. */
+  info(): SessionInfoMessage {
+    return {
+      type: 'session_info',
+      sessionId: this.id,
+      status: this.status,
+      provider: this.provider?.name,
+      audio: this.format,
+      audioBytes: this.audioBytes,
+      audioSeconds: this.audioSeconds,
+      finalSegments: this.finalSegments,
+      startedAt: this.createdAt.toISOString(),
+    };
+  }
+
+  /** Sends an application broadcast to this session's client. */
+  broadcast(payload: unknown): void {
+    if (this.phase !== 'ended') this.deps.peer.send({ type: 'broadcast', payload });
+  }
+
+  /** Tells the client about a malformed message; the session goes on. */
+  sendError(error: EarshotError): void {
+    this.deps.logger.debug({ sessionId: this.id, code: error.code }, error.message);
+    this.deps.peer.send(error.toWire());
+  }
+
+  /**
+   * Ends the session: flushes the provider so its last finals are stored (and sent, when the
+   * client is still there), records the summary, sends `closed` and closes the connection.
+   * Safe to call more than once; every call waits for the same end.
+   */
+  end(reason: SessionEndReason, closeCode: number = CloseCode.Normal): Promise<void> {
+    this.ending ??= this.runEnd(reason, closeCode, true);
+    return this.ending;
+  }
+
+  /** The transport's connection is gone: keep what was said, release everything. */
+  peerGone(): void {
+    this.ending ??= this.runEnd('stopped', CloseCode.Normal, false, 'disconnected');
+  }
+
+  private async runEnd(
+    reason: SessionEndReason,
+    closeCode: number,
+    peerPresent: boolean,
+    storedReason: string = reason,
+  ): Promise<void> {
+    const wasStarted = this.phase === 'active' || this.phase === 'starting';
+    this.phase = 'ending';
+    this.clearTimers();
+    const stream = this.stream;
+    if (stream) {
+      const deadline = this.deps.limits.stopTimeoutSeconds * 1000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), deadline);
+      });
+      const outcome = await Promise.race([stream.end().then(() => 'done' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        this.deps.logger.warn(
+          { sessionId: this.id },
+          'provider did not flush in time; aborting it',
+        );
+        stream.abort();
+      }
+    }
+    await this.outbound;
+    const summary = this.summary();
+    if (wasStarted) {
+      try {
+        await this.deps.store.updateSession(this.id, {
+          status: this.failed ? 'failed' : 'ended',
+          endedAt: new Date().toISOString(),
+          endReason: storedReason,
+          summary,
+        });
+      } catch (error) {
+        this.deps.logger.error(
+          { sessionId: this.id, err: error },
+          'could not store the session end',
+        );
+      }
+    }
+    this.phase = 'ended';
+    if (peerPresent) {
+      this.deps.peer.send({ type: 'closed', reason, summary });
+      this.deps.peer.close(closeCode, reason);
+    }
+    this.deps.onEnded(this);
+  }
+
+  private fail(error: EarshotError, closeCode: number, reason: SessionEndReason): void {
+    if (this.ending) return;
+    this.failed = true;
+    this.deps.logger.warn({ sessionId: this.id, code: error.code }, error.message);
+    this.deps.peer.send(error.toWire());
+    void this.end(reason, closeCode);
+  }
+
+  private forward(chunk: Uint8Array): void {
+    this.audioBytes += chunk.byteLength;
+    this.stream?.write(chunk);
+    // Acknowledge about once per second of audio: enough for a client to trim its replay
+    // buffer, without a message per frame.
+    const step = this.byteRate > 0 ? this.byteRate : 32_000;
+    if (this.audioBytes - this.ackedBytes >= step) {
+      this.ackedBytes = this.audioBytes;
+      this.deps.peer.send({ type: 'ack', audioBytes: this.audioBytes });
+    }
+  }
+
+  private wireStream(stream: SttStream): void {
+    stream.on('transcript', (t) => this.enqueue(() => this.deliverTranscript(t)));
+    stream.on('speech_started', (e) =>
+      this.enqueue(async () =>
+        this.deps.peer.send({ type: 'speech_started', timestamp: e.timestamp }),
+      ),
+    );
+    stream.on('utterance_end', (e) =>
+      this.enqueue(async () =>
+        this.deps.peer.send({
+          type: 'utterance_end',
+          timestamp: e.timestamp,
+          segmentId: e.segmentId,
+        }),
+      ),
+    );
+    stream.on('error', (error) => {
+      if (error.fatal) this.fail(error, CloseCode.ProviderFailed, 'error');
+      else this.enqueue(async () => this.sendError(error));
+    });
+    stream.on('close', () => {
+      if (this.phase === 'active') {
+        this.fail(
+          new EarshotError('provider_error', 'the provider closed the stream', { fatal: true }),
+          CloseCode.ProviderFailed,
+          'error',
+        );
+      }
+    });
+  }
+
+  private async deliverTranscript(t: ProviderTranscript): Promise<void> {
+    const message = {
+      type: 'transcript' as const,
+      segmentId: `${this.id}:${t.segmentId}`,
+      isFinal: t.isFinal,
+      text: t.text,
+      confidence: t.confidence,
+      words: [...t.words],
+      start: t.start,
+      end: t.end,
+      speaker: t.speaker,
+    };
+    if (!t.isFinal) {
+      if (this.phase === 'active') this.deps.peer.send(message);
+      return;
+    }
+    const seq = this.finalSegments++;
+    try {
+      await this.deps.store.appendSegment(this.id, {
+        segmentId: message.segmentId,
+        seq,
+        text: message.text,
+        start: message.start,
+        end: message.end,
+        confidence: message.confidence,
+        speaker: message.speaker,
+        words: message.words,
+        createdAt: new Date().toISOString(),
+      });
+    } catch (error) {
+      this.deps.logger.error({ sessionId: this.id, err: error }, 'could not store a final');
+      this.sendError(
+        new EarshotError('store_error', `a final could not be stored: ${String(error)}`),
+      );
+    }
+    this.deps.peer.send(message);
+    if (this.deps.commands && message.text) {
+      const context = { sessionId: this.id, segmentId: message.segmentId, metadata: this.metadata };
+      await runCommands(
+        this.deps.commands,
+        message.text,
+        context,
+        (m) => this.deps.peer.send(m),
+        this.deps.logger,
+      );
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.outbound = this.outbound.then(task).catch((error: unknown) => {
+      this.deps.logger.error({ sessionId: this.id, err: error }, 'outbound task failed');
+    });
+  }
+
+  private summary(): SessionSummary {
+    return {
+      audioSeconds: this.audioSeconds,
+      finalSegments: this.finalSegments,
+      durationSeconds: (Date.now() - this.createdAt.getTime()) / 1000,
+    };
+  }
+
+  private touchIdle(): void {
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = this.schedule(this.deps.limits.idleTimeoutSeconds, () => {
+        this.sendError(new EarshotError('timeout', 'no audio for too long', { fatal: true }));
+        void this.end('timeout', CloseCode.Timeout);
+      });
+    }
+  }
+
+  private schedule(seconds: number, action: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, seconds * 1000);
+    timer.unref();
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.idleTimer = undefined;
+  }
+
+  /** A short description for logs. */
+  toString(): string {
+    return `Session(${this.id}, ${this.phase}${this.format ? `, ${describeAudioFormat(this.format)}` : ''})`;
+  }
+}

@@ -1,0 +1,68 @@
+import { type ClientMessage, parseClientMessage } from '@earshot/protocol';
+import type { WebSocket } from 'ws';
+import type { Session } from '../session/session.js';
+import type { SessionPeer } from '../session/session-peer.js';
+
+/** A {@link SessionPeer} that writes protocol v1 messages as JSON text frames. */
+export function canonicalPeer(socket: WebSocket): SessionPeer {
+  return {
+    send(message) {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+    },
+    close(code, reason) {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {
+        socket.close(code, reason);
+      }
+    },
+  };
+}
+
+/**
+ * The canonical transport (`/v1/listen`): binary frames are audio, text frames are protocol
+ * v1 JSON. It only translates: every decision is the session's.
+ */
+export function bindCanonicalTransport(socket: WebSocket, session: Session): void {
+  socket.on('message', (data, isBinary) => {
+    const bytes = toBytes(data);
+    if (isBinary) {
+      session.audio(bytes);
+      return;
+    }
+    const parsed = parseClientMessage(bytes.toString('utf8'));
+    if (!parsed.ok) {
+      session.sendError(parsed.error);
+      return;
+    }
+    dispatch(session, parsed.message);
+  });
+  socket.on('close', () => session.peerGone());
+  socket.on('error', () => session.peerGone());
+}
+
+function dispatch(session: Session, message: ClientMessage): void {
+  switch (message.type) {
+    case 'start':
+      void session.start(message);
+      return;
+    case 'finalize':
+      session.finalize();
+      return;
+    case 'stop':
+      void session.stop();
+      return;
+    case 'ping':
+      session.ping(message.id);
+      return;
+    case 'session_info':
+      session.sendInfo();
+      return;
+  }
+}
+
+// `ws` hands over a Buffer, or an array of fragments / an ArrayBuffer depending on its
+// binaryType; the server keeps the default (Buffer) so this is a no-copy cast in practice.
+function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

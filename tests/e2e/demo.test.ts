@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { transcribeFile } from '@earshot/client/node';
+import { referenceTranscript, speechFixtures, wordErrorRate } from '@earshot/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The demo as `npm run demo` runs it (its entry under tsx, on the built packages), on a free
+// port and a throwaway database.
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'earshot-demo-'));
+let demo: ChildProcess;
+let url: string;
+let output = '';
+
+beforeAll(async () => {
+  demo = spawn(
+    join(root, 'node_modules', '.bin', 'tsx'),
+    [join(root, 'examples', 'demo', 'src', 'main.ts')],
+    {
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        EARSHOT_SQLITE_PATH: join(dir, 'demo.db'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  demo.stderr?.on('data', (d) => (output += d));
+  url = await new Promise<string>((resolve, reject) => {
+    demo.stdout?.on('data', (d) => {
+      output += d;
+      const found = /Earshot demo ready: (http:\/\/\S+)/.exec(output);
+      if (found) resolve(found[1]!);
+    });
+    demo.once('exit', (code) =>
+      reject(new Error(`demo exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+});
+
+afterAll(async () => {
+  if (demo.exitCode === null) {
+    demo.kill('SIGTERM');
+    await once(demo, 'exit');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the demo server', () => {
+  it('serves the page with the microphone button at /', async () => {
+    const res = await fetch(`${url}/`);
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain('id="mic"');
+    expect(page).toContain('/v1/listen');
+  });
+
+  it('answers /healthz with the local engine and the SQLite store', async () => {
+    expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({
+      status: 'ok',
+      provider: 'local',
+      store: 'sqlite',
+    });
+  });
+
+  it('transcribes speech over its WebSocket', async () => {
+    const [fixture] = await speechFixtures();
+    const { finals } = await transcribeFile(
+      `${url.replace('http', 'ws')}/v1/listen`,
+      fixture!.path,
+      { pace: 'fast' },
+    );
+    const reference = (await referenceTranscript(fixture!.path)).join(' ');
+    expect(wordErrorRate(reference, finals.map((f) => f.text).join(' '))).toBeLessThanOrEqual(0.1);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    demo.kill('SIGTERM');
+    const [code] = await once(demo, 'exit');
+    expect(code, output).toBe(0);
+  });
+});
