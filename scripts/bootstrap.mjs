@@ -5,7 +5,7 @@
 // install), pnpm at the version pinned in package.json (fetched from the npm registry with
 // npx, since corepack's signature check fails on some machines), and the workspace itself.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,10 +41,24 @@ if (!spec) {
 }
 
 ensureDebianPackages(spec.packages);
+// A report from an earlier run must not stand in for this one.
+rmSync(join(root, '.earshot', 'vitest-report.json'), { force: true });
 const pnpm = pnpmCommand();
 run(pnpm, ['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only']);
 const result = spawnSync(pnpm[0], [...pnpm.slice(1), ...spec.run], { cwd: root, stdio: 'inherit' });
+if (job === 'test') printTestSummary();
 process.exit(result.status ?? 1);
+
+// One plain closing line that any CI reads the same way: "tests: N passed, N failed".
+function printTestSummary() {
+  const report = join(root, '.earshot', 'vitest-report.json');
+  if (!existsSync(report)) return;
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  console.log(
+    `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`,
+  );
+}
 
 function ensureDebianPackages(wanted) {
   const missing = Object.entries(wanted)

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EarshotError, type TranscriptMessage } from '@earshot/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectCleanTeardown } from '../test/fixtures.js';
 import {
   final,
   interim,
@@ -26,18 +27,8 @@ function client(url: string, token?: string): EarshotClient {
 }
 
 afterEach(async () => {
-  try {
-    for (const c of clients) {
-      expect(['idle', 'closed', 'error']).toContain(c.state);
-      expect(c.bufferedAmount).toBe(0);
-    }
-    await server?.assertAllClosed();
-    for (const conn of server?.connections ?? []) expect(conn.protocolErrors).toEqual([]);
-  } finally {
-    clients.length = 0;
-    await server?.close();
-    server = undefined;
-  }
+  await expectCleanTeardown(clients, server);
+  server = undefined;
 });
 
 describe('EarshotClient', () => {

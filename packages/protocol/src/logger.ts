@@ -9,9 +9,13 @@
  * ```
  */
 export interface Logger {
+  /** Detail for debugging: every protocol error a client caused, for instance. */
   debug(obj: Record<string, unknown>, msg?: string): void;
+  /** Normal life: sessions connecting and ending. */
   info(obj: Record<string, unknown>, msg?: string): void;
+  /** Something went wrong and was handled (a provider that did not flush in time). */
   warn(obj: Record<string, unknown>, msg?: string): void;
+  /** Something went wrong and was lost (a final the store could not keep). */
   error(obj: Record<string, unknown>, msg?: string): void;
 }
 

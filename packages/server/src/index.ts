@@ -10,3 +10,4 @@ export type { SessionPeer } from './session/session-peer.js';
 export { createMemoryStore } from './stores/memory-store.js';
 export { createSqliteStore, type SqliteStoreOptions } from './stores/sqlite-store.js';
 export type { SessionQuery, SessionRecord, Store, StoredSegment } from './stores/store.js';
+export type { SessionTokens, TokenClaims, TokenPurpose } from './tokens/session-tokens.js';

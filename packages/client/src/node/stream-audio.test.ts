@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { PCM16_16K_MONO } from '@earshot/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SPEECH_WAV } from '../../test/fixtures.js';
+import { expectCleanTeardown, SPEECH_WAV } from '../../test/fixtures.js';
 import {
   final,
   type ScriptedServer,
@@ -27,15 +27,8 @@ async function started(): Promise<EarshotClient> {
 
 afterEach(async () => {
   vi.useRealTimers();
-  try {
-    for (const c of clients) expect(['idle', 'closed', 'error']).toContain(c.state);
-    await server?.assertAllClosed();
-    for (const conn of server?.connections ?? []) expect(conn.protocolErrors).toEqual([]);
-  } finally {
-    clients.length = 0;
-    await server?.close();
-    server = undefined;
-  }
+  await expectCleanTeardown(clients, server);
+  server = undefined;
 });
 
 describe('streamFile', () => {

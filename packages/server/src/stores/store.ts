@@ -51,9 +51,11 @@ export interface SessionQuery {
 export interface Store {
   /** Short name for logs and health (`memory`, `sqlite`). */
   readonly kind: string;
+  /** Stores a new session. */
   createSession(record: SessionRecord): Promise<void>;
   /** Merges `patch` into the stored session. Rejects with `session_not_found` if absent. */
   updateSession(id: string, patch: Partial<Omit<SessionRecord, 'id'>>): Promise<void>;
+  /** The stored session, or `undefined` when there is none with that id. */
   getSession(id: string): Promise<SessionRecord | undefined>;
   /** Newest first. */
   listSessions(query?: SessionQuery): Promise<SessionRecord[]>;

@@ -13,6 +13,7 @@ export interface TokenClaims {
 
 /** Mints and verifies the server's own signed tokens (HMAC-SHA256). */
 export interface SessionTokens {
+  /** A new token for `sessionId`, valid for `ttlSeconds`; `expiresAt` in ms since the epoch. */
   mint(
     sessionId: string,
     purpose: TokenPurpose,
