@@ -6,6 +6,7 @@ const CLOSE_CODE_ERRORS: Readonly<Record<number, ErrorCode>> = {
   [CloseCode.Normal]: 'session_ended',
   [CloseCode.GoingAway]: 'session_ended',
   [CloseCode.ProtocolError]: 'invalid_message',
+  [CloseCode.UnsupportedData]: 'invalid_audio',
   [CloseCode.PolicyViolation]: 'forbidden',
   [CloseCode.MessageTooBig]: 'frame_too_large',
   [CloseCode.InternalError]: 'internal',

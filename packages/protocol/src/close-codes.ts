@@ -9,6 +9,8 @@ export const CloseCode = {
   GoingAway: 1001,
   /** The peer broke the protocol in a way that makes the session unsafe. */
   ProtocolError: 1002,
+  /** The audio cannot be understood as the declared format, so the session cannot go on. */
+  UnsupportedData: 1003,
   /** The peer broke a policy (auth, rate, origin). */
   PolicyViolation: 1008,
   /** A frame was too large. */
@@ -33,6 +35,7 @@ export const CLOSE_CODE_DESCRIPTIONS: Readonly<Record<CloseCode, string>> = {
   1000: 'The session finished normally (after `stop`, or ended over REST).',
   1001: 'The server is shutting down.',
   1002: 'The peer broke the protocol in a way that makes the session unsafe.',
+  1003: 'The audio cannot be understood as the declared format.',
   1008: 'The peer broke a policy (auth, rate, origin).',
   1009: 'A frame was too large.',
   1011: 'The server failed unexpectedly.',

@@ -52,6 +52,16 @@ export class EarshotError extends Error {
     return new EarshotError(code, message, { cause: value, fatal });
   }
 
+  /** This error, fatal: the same code and message, for when it ends the session. */
+  asFatal(): EarshotError {
+    if (this.fatal) return this;
+    return new EarshotError(this.code, this.message, {
+      cause: this.cause,
+      fatal: true,
+      details: this.details,
+    });
+  }
+
   /** The error as it travels in an `error` message. */
   toWire(): { type: 'error'; code: ErrorCode; message: string; fatal: boolean } {
     return { type: 'error', code: this.code, message: this.message, fatal: this.fatal };

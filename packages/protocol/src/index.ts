@@ -78,3 +78,4 @@ export {
 } from './messages/server-messages.js';
 export { type ParseResult, parseClientMessage, parseServerMessage } from './parse.js';
 export { PROTOCOL_VERSION, type ProtocolVersion } from './version.js';
+export { isWav, readWavHeader, type WavHeader } from './wav-header.js';

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, type Logger, type Metadata, silentLogger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
 import { WebSocketServer } from 'ws';
+import type { AudioPipelineOptions } from './audio/audio-pipeline.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
 import type { CommandOptions } from './session/command-runner.js';
 import { Session } from './session/session.js';
@@ -39,6 +40,12 @@ export interface EarshotServerOptions {
   readonly requireToken?: boolean;
   /** Voice commands to detect in final transcripts (see `@earshot/commands`). */
   readonly commands?: CommandOptions;
+  /**
+   * How audio is converted for the provider: `opusDecoder` picks in-process WebAssembly
+   * (`'wasm'`, the default: no child process, ~100 KB per session) or one FFmpeg process per
+   * session (`'ffmpeg'`).
+   */
+  readonly audio?: AudioPipelineOptions;
 }
 
 /** A mounted Earshot server: a WebSocket upgrade handler plus REST routes. */
@@ -168,6 +175,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             preCreated: admission.preCreated,
             metadata: admission.metadata,
             commands: options.commands,
+            audio: options.audio ?? {},
             resolveProvider: (name) =>
               name === undefined ? options.provider : providers.get(name),
             onEnded: (s) => registry.remove(s),

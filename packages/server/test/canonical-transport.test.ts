@@ -76,14 +76,14 @@ describe('canonical transport: bad input gets a typed error and the session goes
     await stopped(probe);
   });
 
-  it('answers an encoding the provider cannot take with unsupported_audio_format, and a corrected start works', async () => {
+  it('converts an encoding the provider does not take itself, and says how in ready', async () => {
     const probe = await WsProbe.open(wsUrl);
     probe.sendJson({ type: 'start', audio: { encoding: 'mulaw', sampleRate: 8000, channels: 1 } });
-    const error = await probe.next('error');
-    expect(error).toMatchObject({ code: 'unsupported_audio_format', fatal: false });
-    expect(error.message).toContain('pcm16/16000/1');
-    probe.sendJson({ type: 'start', audio: PCM16_16K });
-    expect(await probe.next('ready')).toMatchObject({ audio: PCM16_16K });
+    expect(await probe.next('ready')).toMatchObject({
+      audio: { encoding: 'mulaw', sampleRate: 8000, channels: 1 },
+      providerAudio: PCM16_16K,
+      conversion: 'mulaw→pcm16, resample 8000→16000',
+    });
     await stopped(probe);
   });
 

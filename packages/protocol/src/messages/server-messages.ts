@@ -26,6 +26,15 @@ export const ReadyMessageSchema = z
     resumeToken: z.string().describe('Present with `start.resume` to continue this session.'),
     audio: AudioFormatSchema.describe('The input format the server accepted.'),
     provider: z.string().describe('Name of the provider transcribing this session.'),
+    providerAudio: AudioFormatSchema.optional().describe(
+      'The format the provider receives, after any conversion.',
+    ),
+    conversion: z
+      .string()
+      .optional()
+      .describe(
+        'How the input becomes the provider format, e.g. `mulaw→pcm16, resample 8000→16000`, or `pass-through`.',
+      ),
     resumed: z.boolean().default(false),
     limits: SessionLimitsSchema,
   })

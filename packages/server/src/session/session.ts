@@ -13,9 +13,9 @@ import {
   type StartMessage,
 } from '@earshot/protocol';
 import type { ProviderTranscript, SttProvider, SttStream } from '@earshot/providers';
+import { AudioPipeline, type AudioPipelineOptions } from '../audio/audio-pipeline.js';
 import type { Store } from '../stores/store.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
-import { negotiateAudio } from './audio-negotiation.js';
 import { type CommandOptions, runCommands } from './command-runner.js';
 import type { SessionLimitOptions } from './session-limits.js';
 import type { SessionPeer } from './session-peer.js';
@@ -36,6 +36,8 @@ export interface SessionDeps {
   /** Whether the store already holds a record for this id (a session created over REST). */
   readonly preCreated: boolean;
   readonly metadata?: Metadata;
+  /** How the audio pipeline decodes (e.g. Opus in process or with FFmpeg). */
+  readonly audio: AudioPipelineOptions;
   /** Voice commands to detect in finals. */
   readonly commands?: CommandOptions;
   /** Called once, when the session has ended and released everything. */
@@ -60,6 +62,8 @@ export class Session {
   private stream: SttStream | undefined;
   private format: AudioFormat | undefined;
   private byteRate = 0;
+  private pipeline: AudioPipeline | undefined;
+  private invalidAudioReported = 0;
   private audioBytes = 0;
   private ackedBytes = 0;
   private pendingAudio: Uint8Array[] = [];
@@ -95,7 +99,9 @@ export class Session {
 
   /** Seconds of audio received: the session's clock. */
   get audioSeconds(): number {
-    return this.byteRate > 0 ? this.audioBytes / this.byteRate : 0;
+    if (this.byteRate > 0) return this.audioBytes / this.byteRate;
+    // Container input (WebM, Ogg) has no fixed byte rate: count the audio it decoded to.
+    return this.pipeline?.outputSeconds ?? 0;
   }
 
   /** Handles `start`: negotiates the format, opens the provider stream, answers `ready`. */
@@ -111,11 +117,19 @@ export class Session {
       this.sendError(new EarshotError('invalid_message', `unknown provider "${message.provider}"`));
       return;
     }
-    const negotiated = negotiateAudio(message.audio, provider.capabilities);
-    if (!negotiated.ok) {
-      this.sendError(negotiated.error);
+    let pipeline: AudioPipeline;
+    try {
+      pipeline = new AudioPipeline(
+        message.audio,
+        provider.capabilities.inputFormats,
+        this.pipelineSink(),
+        this.deps.audio,
+      );
+    } catch (error) {
+      this.sendError(EarshotError.from(error, 'unsupported_audio_format'));
       return;
     }
+    this.pipeline = pipeline;
     this.phase = 'starting';
     this.provider = provider;
     this.format = message.audio;
@@ -125,7 +139,7 @@ export class Session {
     let stream: SttStream;
     try {
       stream = await provider.open({
-        audio: negotiated.providerFormat,
+        audio: pipeline.plan.output,
         language: message.language,
         interimResults: message.interimResults,
         keywords: message.keywords,
@@ -146,6 +160,7 @@ export class Session {
     if (this.phase !== 'starting') {
       // The peer left or the session was ended while the provider was opening.
       stream.abort();
+      pipeline.destroy();
       return;
     }
     this.stream = stream;
@@ -169,7 +184,11 @@ export class Session {
           ...record,
         });
     } catch (error) {
-      this.fail(EarshotError.from(error, 'store_error', true), CloseCode.InternalError, 'error');
+      this.fail(
+        EarshotError.from(error, 'store_error').asFatal(),
+        CloseCode.InternalError,
+        'error',
+      );
       return;
     }
     if (this.phase !== 'starting') return;
@@ -188,6 +207,8 @@ export class Session {
       resumeToken,
       audio: message.audio,
       provider: provider.name,
+      providerAudio: pipeline.plan.output,
+      conversion: pipeline.describe(),
       resumed: false,
       limits: {
         maxFrameBytes: limits.maxFrameBytes,
@@ -310,6 +331,13 @@ export class Session {
     this.phase = 'ending';
     this.clearTimers();
     const stream = this.stream;
+    if (stream && this.pipeline) {
+      // What the pipeline still holds (a resampler's tail, queued Opus packets) is audio too.
+      await this.pipeline.end().catch((error: unknown) => {
+        this.deps.logger.warn({ sessionId: this.id, err: error }, 'audio pipeline failed to flush');
+      });
+    }
+    this.pipeline?.destroy();
     if (stream) {
       const deadline = this.deps.limits.stopTimeoutSeconds * 1000;
       let timer: NodeJS.Timeout | undefined;
@@ -352,7 +380,7 @@ export class Session {
   }
 
   private fail(error: EarshotError, closeCode: number, reason: SessionEndReason): void {
-    if (this.ending) return;
+    if (this.ending || this.phase === 'ending' || this.phase === 'ended') return;
     this.failed = true;
     this.deps.logger.warn({ sessionId: this.id, code: error.code }, error.message);
     this.deps.peer.send(error.toWire());
@@ -361,7 +389,7 @@ export class Session {
 
   private forward(chunk: Uint8Array): void {
     this.audioBytes += chunk.byteLength;
-    this.stream?.write(chunk);
+    this.pipeline?.write(chunk);
     // Acknowledge about once per second of audio: enough for a client to trim its replay
     // buffer, without a message per frame.
     const step = this.byteRate > 0 ? this.byteRate : 32_000;
@@ -369,6 +397,20 @@ export class Session {
       this.ackedBytes = this.audioBytes;
       this.deps.peer.send({ type: 'ack', audioBytes: this.audioBytes });
     }
+  }
+
+  private pipelineSink() {
+    return {
+      data: (bytes: Uint8Array) => this.stream?.write(bytes),
+      error: (error: EarshotError) => {
+        if (error.fatal) {
+          this.fail(error, CloseCode.UnsupportedData, 'error');
+          return;
+        }
+        // Bad bytes tend to come in runs; a few reports tell the client, a flood would not.
+        if (this.invalidAudioReported++ < 3) this.sendError(error);
+      },
+    };
   }
 
   private wireStream(stream: SttStream): void {

@@ -1,0 +1,225 @@
+import { EarshotError } from '@earshot/protocol';
+import { OpusDecoder } from 'opus-decoder';
+import type { AudioSink } from '../audio-stage.js';
+
+/** Opus always decodes at 48 kHz; it is the rate every Opus stage of Earshot emits. */
+export const OPUS_SAMPLE_RATE = 48000;
+
+/**
+ * What an Opus stream's identification header (`OpusHead`, RFC 7845 §5.1) says: the part a
+ * decoder needs. Ogg carries it as the first packet; WebM as the track's `CodecPrivate`.
+ */
+export interface OpusHead {
+  /** Channels coded in the stream, 1–255 (Earshot decodes 1 or 2). */
+  readonly channels: number;
+  /** Samples at 48 kHz to drop from the start: the encoder's look-ahead. */
+  readonly preSkip: number;
+  /** The rate of the audio before encoding; informational only (Opus decodes at 48 kHz). */
+  readonly inputSampleRate: number;
+  /** Gain to apply on output, in dB (Q7.8 in the header). */
+  readonly outputGainDb: number;
+  /** 0 for mono/stereo; anything else is a multistream layout. */
+  readonly mappingFamily: number;
+}
+
+/**
+ * Reads an `OpusHead` packet, or returns `undefined` when `bytes` is not one.
+ *
+ * @example
+ * ```ts
+ * const head = parseOpusHead(firstOggPacket); // { channels: 1, preSkip: 312, … }
+ * ```
+ */
+export function parseOpusHead(bytes: Uint8Array): OpusHead | undefined {
+  if (bytes.byteLength < 19 || !startsWithAscii(bytes, 'OpusHead')) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint8(8);
+  // RFC 7845: a major version other than 0 (upper nibble) is an incompatible stream.
+  if (version >> 4 !== 0) return undefined;
+  const channels = view.getUint8(9);
+  if (channels === 0) return undefined;
+  return {
+    channels,
+    preSkip: view.getUint16(10, true),
+    inputSampleRate: view.getUint32(12, true),
+    outputGainDb: view.getInt16(16, true) / 256,
+    mappingFamily: view.getUint8(18),
+  };
+}
+
+/** Whether `bytes` begins with the ASCII text `magic`. */
+export function startsWithAscii(bytes: Uint8Array, magic: string): boolean {
+  if (bytes.byteLength < magic.length) return false;
+  for (let i = 0; i < magic.length; i++) if (bytes[i] !== magic.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Options of {@link OpusPacketDecoder}. */
+export interface OpusPacketDecoderOptions {
+  /** Bytes of packets held while the WASM decoder compiles, at most. Defaults to 1 MiB. */
+  readonly maxQueuedBytes?: number;
+}
+
+// opus-decoder copies each packet into a WASM buffer of 3840 bytes per channel (120 ms at
+// 256 kbit/s); a bigger packet would throw inside it, so it is refused before.
+const MAX_PACKET_BYTES_PER_CHANNEL = 3840;
+const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+
+/**
+ * Decodes raw Opus packets (as a demuxer extracts them) to PCM16 mono little-endian at 48 kHz
+ * with `opus-decoder` (libopus in WASM), delivering to `sink.data`. Stereo is averaged to mono;
+ * the header's pre-skip and output gain are applied.
+ *
+ * The WASM module compiles asynchronously: packets that arrive before it is ready are copied
+ * and queued (bounded by `maxQueuedBytes`), then decoded in order. Once ready, packets are
+ * decoded synchronously inside {@link OpusPacketDecoder.decode}, without copying them.
+ */
+export class OpusPacketDecoder {
+  private readonly decoder: OpusDecoder<48000>;
+  private readonly channels: number;
+  private readonly gain: number;
+  private readonly maxQueuedBytes: number;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private isReady = false;
+  private destroyed = false;
+  private failing = false;
+  private readonly readyPromise: Promise<void>;
+
+  constructor(
+    head: Pick<OpusHead, 'channels' | 'preSkip'> & Partial<Pick<OpusHead, 'outputGainDb'>>,
+    private readonly sink: AudioSink,
+    options: OpusPacketDecoderOptions = {},
+  ) {
+    // Family 0 only (mono/stereo); libopus also decodes a stereo packet into a mono decoder
+    // and the reverse, so a channel count that changes mid-stream still decodes.
+    this.channels = head.channels >= 2 ? 2 : 1;
+    this.gain = 10 ** ((head.outputGainDb ?? 0) / 20);
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.decoder = new OpusDecoder({
+      channels: this.channels,
+      preSkip: head.preSkip,
+      sampleRate: OPUS_SAMPLE_RATE,
+    });
+    this.readyPromise = this.decoder.ready.then(
+      () => {
+        if (this.destroyed) {
+          this.decoder.free();
+          return;
+        }
+        this.isReady = true;
+        const queued = this.queue;
+        this.queue = [];
+        this.queuedBytes = 0;
+        for (const packet of queued) this.decodeNow(packet);
+      },
+      (cause: unknown) => {
+        this.queue = [];
+        if (!this.destroyed) {
+          this.sink.error(
+            new EarshotError('internal', 'the Opus decoder (WASM) failed to load', {
+              cause,
+              fatal: true,
+            }),
+          );
+        }
+      },
+    );
+  }
+
+  /**
+   * Decodes one Opus packet. `packet` may be a view into the caller's buffer: it is read
+   * before this returns, or copied if the decoder is not ready yet.
+   */
+  decode(packet: Uint8Array): void {
+    if (this.destroyed || packet.byteLength === 0) return;
+    if (packet.byteLength > MAX_PACKET_BYTES_PER_CHANNEL * this.channels) {
+      this.sink.error(
+        new EarshotError(
+          'invalid_audio',
+          `Opus packet of ${packet.byteLength} bytes is larger than any valid packet; dropped`,
+        ),
+      );
+      return;
+    }
+    if (this.isReady) {
+      this.decodeNow(packet);
+      return;
+    }
+    if (this.queuedBytes + packet.byteLength > this.maxQueuedBytes) {
+      this.sink.error(
+        new EarshotError(
+          'invalid_audio',
+          `more than ${this.maxQueuedBytes} bytes of Opus arrived before the decoder was ready; packet dropped`,
+        ),
+      );
+      return;
+    }
+    this.queue.push(packet.slice());
+    this.queuedBytes += packet.byteLength;
+  }
+
+  /** Resolves once every packet given so far is decoded and delivered. */
+  flush(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** Frees the WASM instance (at once, or as soon as it has loaded). Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.queue = [];
+    if (this.isReady) this.decoder.free();
+  }
+
+  private decodeNow(packet: Uint8Array): void {
+    let decoded: ReturnType<OpusDecoder<48000>['decodeFrame']>;
+    try {
+      decoded = this.decoder.decodeFrame(packet);
+    } catch (cause) {
+      this.reportCorrupt(cause);
+      return;
+    }
+    if (decoded.errors.length > 0) {
+      this.reportCorrupt(decoded.errors[0]?.message);
+      return;
+    }
+    this.failing = false;
+    const n = decoded.samplesDecoded;
+    if (n === 0) return;
+    const left = decoded.channelData[0];
+    if (left === undefined) return;
+    const right = this.channels === 2 ? decoded.channelData[1] : undefined;
+    const out = new Int16Array(n);
+    // Scale as FFmpeg does (x * 32768, clipped) so both decoders give the same samples.
+    const scale = 32768 * (right === undefined ? this.gain : this.gain * 0.5);
+    for (let i = 0; i < n; i++) {
+      const v = (right === undefined ? left[i]! : left[i]! + right[i]!) * scale;
+      out[i] = v >= 32767 ? 32767 : v <= -32768 ? -32768 : Math.round(v);
+    }
+    this.sink.data(toLittleEndianBytes(out));
+  }
+
+  // A run of corrupt packets is one problem: report it once, until a packet decodes again.
+  private reportCorrupt(cause: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.sink.error(
+      new EarshotError('invalid_audio', 'an Opus packet could not be decoded; dropped', { cause }),
+    );
+  }
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The bytes of `samples` as PCM16 little-endian, without a copy on little-endian machines. */
+function toLittleEndianBytes(samples: Int16Array): Uint8Array {
+  const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+  if (littleEndian) return bytes;
+  for (let i = 0; i < bytes.length; i += 2) {
+    const b = bytes[i]!;
+    bytes[i] = bytes[i + 1]!;
+    bytes[i + 1] = b;
+  }
+  return bytes;
+}
