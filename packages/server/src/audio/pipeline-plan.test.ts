@@ -33,15 +33,20 @@ describe('planPipeline', () => {
     );
   });
 
-  it('decodes WebM and Ogg Opus at 48 kHz and resamples to what the provider takes', () => {
+  it('decodes WebM and Ogg Opus straight to the rate the provider takes when libopus can', () => {
     expect(
       describePlan(planPipeline({ encoding: 'webm-opus', sampleRate: 48000, channels: 1 }, LOCAL)),
-    ).toBe('webm/opus→pcm16, resample 48000→16000');
+    ).toBe('webm/opus→pcm16 16000');
     expect(
       describePlan(
         planPipeline({ encoding: 'ogg-opus', sampleRate: 48000, channels: 2 }, [pcm(48000)]),
       ),
-    ).toBe('ogg/opus→pcm16');
+    ).toBe('ogg/opus→pcm16 48000');
+    expect(
+      describePlan(
+        planPipeline({ encoding: 'webm-opus', sampleRate: 48000, channels: 1 }, [pcm(44100)]),
+      ),
+    ).toBe('webm/opus→pcm16 48000, resample 48000→44100');
   });
 
   it('picks the cheapest of several accepted formats', () => {

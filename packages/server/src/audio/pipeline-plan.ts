@@ -9,7 +9,7 @@ import {
 /** One conversion step, in the order they run. */
 export type PipelineStep =
   | { readonly kind: 'decode-g711'; readonly law: 'mulaw' | 'alaw' }
-  | { readonly kind: 'decode-opus'; readonly container: 'webm' | 'ogg' }
+  | { readonly kind: 'decode-opus'; readonly container: 'webm' | 'ogg'; readonly rate: number }
   | { readonly kind: 'downmix' }
   | { readonly kind: 'resample'; readonly from: number; readonly to: number }
   | { readonly kind: 'encode-g711'; readonly law: 'mulaw' | 'alaw' };
@@ -35,8 +35,12 @@ const COST: Readonly<Record<PipelineStep['kind'], number>> = {
   'decode-opus': 20,
 };
 
-/** Opus decoders deliver 48 kHz, the rate Opus codes at internally. */
+/** The rate Opus codes at internally, and what its decoders deliver unless told otherwise. */
 export const OPUS_DECODE_RATE = 48000;
+
+// libopus decodes straight to these rates, more cheaply than decoding at 48 kHz and
+// resampling after it.
+const OPUS_NATIVE_RATES: ReadonlySet<number> = new Set([8000, 12000, 16000, 24000, 48000]);
 
 const RAW_ENCODINGS: ReadonlySet<AudioEncoding> = new Set(['pcm16', 'mulaw', 'alaw']);
 
@@ -82,11 +86,12 @@ function chain(input: AudioFormat, output: AudioFormat): PipelineStep[] | undefi
       break;
     case 'webm-opus':
     case 'ogg-opus':
+      rate = OPUS_NATIVE_RATES.has(output.sampleRate) ? output.sampleRate : OPUS_DECODE_RATE;
       steps.push({
         kind: 'decode-opus',
         container: input.encoding === 'webm-opus' ? 'webm' : 'ogg',
+        rate,
       });
-      rate = OPUS_DECODE_RATE;
       break;
     default:
       return undefined; // wav: planned from its header
@@ -114,7 +119,7 @@ function describeStep(step: PipelineStep): string {
     case 'decode-g711':
       return `${step.law}→pcm16`;
     case 'decode-opus':
-      return `${step.container}/opus→pcm16`;
+      return `${step.container}/opus→pcm16 ${step.rate}`;
     case 'downmix':
       return 'stereo→mono';
     case 'resample':

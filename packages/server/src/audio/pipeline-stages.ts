@@ -37,6 +37,7 @@ export function createStepStage(
     case 'decode-opus':
       return createOpusStage(input, sink, {
         decoder: options.opusDecoder ?? 'wasm',
+        outputSampleRate: step.rate,
         ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
       });
     case 'downmix':

@@ -6,7 +6,10 @@ export {
 export { OggDemuxer, type OggDemuxerEvents, type OggDemuxerOptions } from './ogg-demuxer.js';
 export { OggOpusStage, type OggOpusStageOptions } from './ogg-opus-stage.js';
 export {
+  isOpusDecodeRate,
+  OPUS_DECODE_RATES,
   OPUS_SAMPLE_RATE,
+  type OpusDecodeRate,
   type OpusHead,
   OpusPacketDecoder,
   type OpusPacketDecoderOptions,

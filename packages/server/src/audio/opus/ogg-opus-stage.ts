@@ -2,6 +2,7 @@ import { type AudioFormat, EarshotError } from '@earshot/protocol';
 import type { AudioSink, AudioStage } from '../audio-stage.js';
 import { OggDemuxer, type OggDemuxerOptions } from './ogg-demuxer.js';
 import {
+  OPUS_SAMPLE_RATE,
   type OpusHead,
   OpusPacketDecoder,
   type OpusPacketDecoderOptions,
@@ -27,8 +28,8 @@ export interface OggOpusStageOptions extends OggDemuxerOptions, OpusPacketDecode
  * ```
  */
 export class OggOpusStage implements AudioStage {
-  /** PCM16, 48 kHz, mono. */
-  readonly output: AudioFormat = OPUS_STAGE_OUTPUT;
+  /** PCM16 mono at the decode rate (48 kHz by default). */
+  readonly output: AudioFormat;
   private readonly demuxer: OggDemuxer;
   private decoder: OpusPacketDecoder | undefined;
   private destroyed = false;
@@ -37,6 +38,10 @@ export class OggOpusStage implements AudioStage {
     private readonly sink: AudioSink,
     private readonly options: OggOpusStageOptions = {},
   ) {
+    this.output = {
+      ...OPUS_STAGE_OUTPUT,
+      sampleRate: options.outputSampleRate ?? OPUS_SAMPLE_RATE,
+    };
     this.demuxer = new OggDemuxer(
       {
         head: (head) => this.startDecoder(head),

@@ -58,6 +58,23 @@ export function startsWithAscii(bytes: Uint8Array, magic: string): boolean {
 export interface OpusPacketDecoderOptions {
   /** Bytes of packets held while the WASM decoder compiles, at most. Defaults to 1 MiB. */
   readonly maxQueuedBytes?: number;
+  /**
+   * The rate to decode at: one of {@link OPUS_DECODE_RATES}. libopus decodes at 8, 12, 16 or
+   * 24 kHz directly, which costs less than decoding at 48 kHz and resampling afterwards.
+   * Defaults to 48000.
+   */
+  readonly outputSampleRate?: OpusDecodeRate;
+}
+
+/** Rates libopus decodes to natively. */
+export const OPUS_DECODE_RATES = [8000, 12000, 16000, 24000, 48000] as const;
+
+/** One of {@link OPUS_DECODE_RATES}. */
+export type OpusDecodeRate = (typeof OPUS_DECODE_RATES)[number];
+
+/** Whether libopus can decode straight to `rate`. */
+export function isOpusDecodeRate(rate: number): rate is OpusDecodeRate {
+  return (OPUS_DECODE_RATES as readonly number[]).includes(rate);
 }
 
 // opus-decoder copies each packet into a WASM buffer of 3840 bytes per channel (120 ms at
@@ -66,7 +83,7 @@ const MAX_PACKET_BYTES_PER_CHANNEL = 3840;
 const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 
 /**
- * Decodes raw Opus packets (as a demuxer extracts them) to PCM16 mono little-endian at 48 kHz
+ * Decodes raw Opus packets (as a demuxer extracts them) to PCM16 mono little-endian (48 kHz unless told otherwise)
  * with `opus-decoder` (libopus in WASM), delivering to `sink.data`. Stereo is averaged to mono;
  * the header's pre-skip and output gain are applied.
  *
@@ -75,7 +92,7 @@ const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
  * decoded synchronously inside {@link OpusPacketDecoder.decode}, without copying them.
  */
 export class OpusPacketDecoder {
-  private readonly decoder: OpusDecoder<48000>;
+  private readonly decoder: OpusDecoder<OpusDecodeRate>;
   private readonly channels: number;
   private readonly gain: number;
   private readonly maxQueuedBytes: number;
@@ -96,10 +113,12 @@ export class OpusPacketDecoder {
     this.channels = head.channels >= 2 ? 2 : 1;
     this.gain = 10 ** ((head.outputGainDb ?? 0) / 20);
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    const sampleRate = options.outputSampleRate ?? OPUS_SAMPLE_RATE;
     this.decoder = new OpusDecoder({
       channels: this.channels,
-      preSkip: head.preSkip,
-      sampleRate: OPUS_SAMPLE_RATE,
+      // The header counts pre-skip in 48 kHz samples, whatever rate is decoded.
+      preSkip: Math.round((head.preSkip * sampleRate) / OPUS_SAMPLE_RATE),
+      sampleRate,
     });
     this.readyPromise = this.decoder.ready.then(
       () => {
@@ -173,7 +192,7 @@ export class OpusPacketDecoder {
   }
 
   private decodeNow(packet: Uint8Array): void {
-    let decoded: ReturnType<OpusDecoder<48000>['decodeFrame']>;
+    let decoded: ReturnType<OpusDecoder<OpusDecodeRate>['decodeFrame']>;
     try {
       decoded = this.decoder.decodeFrame(packet);
     } catch (cause) {

@@ -2,6 +2,7 @@ import { type AudioFormat, EarshotError } from '@earshot/protocol';
 import type { AudioSink, AudioStage } from '../audio-stage.js';
 import { FfmpegOpusStage } from './ffmpeg-stage.js';
 import { OggOpusStage } from './ogg-opus-stage.js';
+import { isOpusDecodeRate, OPUS_DECODE_RATES, OPUS_SAMPLE_RATE } from './opus-packet-decoder.js';
 import { WebmOpusStage } from './webm-opus-stage.js';
 
 /** How Opus is decoded: in this process (libopus in WASM) or by one FFmpeg per session. */
@@ -12,8 +13,9 @@ export interface OpusStageOptions {
   /** `wasm` (in-process, PCM16 at 48 kHz) or `ffmpeg` (a child process per session). */
   readonly decoder: OpusDecoderKind;
   /**
-   * The output rate, for `ffmpeg` only (it resamples). Defaults to 48000. The `wasm` stage
-   * always emits 48 kHz; a resampler stage follows it when the provider wants another rate.
+   * The output rate. Defaults to 48000. `ffmpeg` takes any rate (it resamples); `wasm` takes
+   * the rates libopus decodes to natively (8, 12, 16, 24, 48 kHz) and a resampler stage
+   * follows it for any other.
    */
   readonly outputSampleRate?: number;
   /** The FFmpeg executable, for `ffmpeg`. Defaults to `ffmpeg` on the `PATH`. */
@@ -56,11 +58,15 @@ export function createOpusStage(
       ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
     });
   }
-  if (options.outputSampleRate !== undefined && options.outputSampleRate !== 48000) {
+  const rate = options.outputSampleRate ?? OPUS_SAMPLE_RATE;
+  if (!isOpusDecodeRate(rate)) {
     throw new EarshotError(
       'unsupported_audio_format',
-      `the wasm Opus decoder emits 48000 Hz, not ${options.outputSampleRate}; add a resampler`,
+      `the wasm Opus decoder emits ${OPUS_DECODE_RATES.join(', ')} Hz, not ${rate}; add a resampler`,
     );
   }
-  return container === 'webm' ? new WebmOpusStage(sink) : new OggOpusStage(sink);
+  const stageOptions = { outputSampleRate: rate };
+  return container === 'webm'
+    ? new WebmOpusStage(sink, stageOptions)
+    : new OggOpusStage(sink, stageOptions);
 }

@@ -35,8 +35,8 @@ export const OPUS_STAGE_OUTPUT: AudioFormat = Object.freeze({
  * ```
  */
 export class WebmOpusStage implements AudioStage {
-  /** PCM16, 48 kHz, mono. */
-  readonly output: AudioFormat = OPUS_STAGE_OUTPUT;
+  /** PCM16 mono at the decode rate (48 kHz by default). */
+  readonly output: AudioFormat;
   private readonly demuxer: WebmDemuxer;
   private decoder: OpusPacketDecoder | undefined;
   private destroyed = false;
@@ -45,6 +45,10 @@ export class WebmOpusStage implements AudioStage {
     private readonly sink: AudioSink,
     private readonly options: WebmOpusStageOptions = {},
   ) {
+    this.output = {
+      ...OPUS_STAGE_OUTPUT,
+      sampleRate: options.outputSampleRate ?? OPUS_SAMPLE_RATE,
+    };
     this.demuxer = new WebmDemuxer(
       {
         track: (track) => this.startDecoder(track),
