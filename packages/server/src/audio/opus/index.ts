@@ -1,3 +1,4 @@
+export { DemuxedOpusStage, OPUS_STAGE_OUTPUT, type OpusDemuxer } from './demuxed-opus-stage.js';
 export {
   FfmpegOpusStage,
   type FfmpegOpusStageOptions,
@@ -22,4 +23,4 @@ export {
   type WebmDemuxerOptions,
   type WebmOpusTrack,
 } from './webm-demuxer.js';
-export { OPUS_STAGE_OUTPUT, WebmOpusStage, type WebmOpusStageOptions } from './webm-opus-stage.js';
+export { WebmOpusStage, type WebmOpusStageOptions } from './webm-opus-stage.js';
