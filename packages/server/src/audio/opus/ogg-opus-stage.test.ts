@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   allIndexesOf,
-  collectingSink,
+  decodeWith,
   makeOpusFixtures,
   noise,
   type OpusFixtures,
@@ -19,14 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => fx.cleanup());
 
-async function decode(chunks: Uint8Array[]) {
-  const sink = collectingSink();
-  const stage = new OggOpusStage(sink);
-  for (const chunk of chunks) stage.write(chunk);
-  await stage.end();
-  stage.destroy();
-  return sink;
-}
+const decode = (chunks: Uint8Array[]) => decodeWith((sink) => new OggOpusStage(sink), chunks);
 
 describe('OggOpusStage', () => {
   test('decodes an Ogg/Opus file fed in random chunks to the same samples as libopus in FFmpeg', async () => {

@@ -3,6 +3,7 @@ import {
   allIndexesOf,
   collectingSink,
   concat,
+  decodeWith,
   indexOf,
   makeOpusFixtures,
   noise,
@@ -21,14 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => fx.cleanup());
 
-async function decode(chunks: Uint8Array[]) {
-  const sink = collectingSink();
-  const stage = new WebmOpusStage(sink);
-  for (const chunk of chunks) stage.write(chunk);
-  await stage.end();
-  stage.destroy();
-  return sink;
-}
+const decode = (chunks: Uint8Array[]) => decodeWith((sink) => new WebmOpusStage(sink), chunks);
 
 describe('WebmOpusStage', () => {
   test('decodes a WebM/Opus file fed in random chunks to the same samples as libopus in FFmpeg', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EarshotError } from '@earshot/protocol';
-import type { AudioSink } from '../../audio-stage.js';
+import type { AudioSink, AudioStage } from '../../audio-stage.js';
 
 const run = promisify(execFile);
 
@@ -281,4 +281,17 @@ export function noise(length: number, seed: number): Uint8Array {
     out[i] = s & 0xff;
   }
   return out;
+}
+
+/** Feeds `chunks` through a fresh stage made by `make`, ends and destroys it, and returns what it emitted. */
+export async function decodeWith(
+  make: (sink: AudioSink) => AudioStage,
+  chunks: readonly Uint8Array[],
+): Promise<CollectingSink> {
+  const sink = collectingSink();
+  const stage = make(sink);
+  for (const chunk of chunks) stage.write(chunk);
+  await stage.end();
+  stage.destroy();
+  return sink;
 }
