@@ -17,7 +17,7 @@
 // (seconds of audio per second of wall clock, one warm run over the whole corpus).
 //
 // Run from the repository root: npx tsx --conditions=@earshot/source bench/vad.bench.ts
-import { readWavPcm16, speechFixtures, synthesizeSpeech } from '@earshot/testing';
+import { readWavPcm16, seededRandom, speechFixtures, synthesizeSpeech } from '@earshot/testing';
 import {
   createSpeechSegmenter,
   createVoiceActivityDetector,
@@ -32,18 +32,6 @@ const SCORE_FRAME = 160; // 10 ms, the scoring resolution
 const SEGMENTER = { startSpeechFrames: 3, endSilenceFrames: 20, preSpeechPaddingSamples: 0 };
 
 type Span = readonly [number, number]; // samples, [start, end)
-
-// Deterministic noise, so runs compare.
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function frameRms(pcm: Int16Array, start: number, length: number): number {
   let sum = 0;
@@ -69,7 +57,7 @@ for (const [i, s] of sentences.entries()) {
   recordings.push({ name: `${s.engine}/${voice}`, pcm: toSamples((await readWavPcm16(path)).pcm) });
 }
 
-const next = random(7);
+const next = seededRandom(7);
 const gaps = recordings.map(() => Math.round((1 + next()) * RATE)); // 1–2 s before each
 const tail = 2 * RATE;
 const clean = new Int16Array(recordings.reduce((n, r, i) => n + r.pcm.length + gaps[i]!, tail));
@@ -97,7 +85,7 @@ for (const [i, r] of recordings.entries()) {
 const seconds = clean.length / RATE;
 
 function mixNoise(kind: 'white' | 'pink', snrDb: number, seed: number): Int16Array {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const noise = new Float64Array(clean.length);
   // Paul Kellet's economy pink filter (−3 dB/octave) over white noise.
   let b0 = 0;

@@ -1,4 +1,5 @@
 export { referenceTranscript } from './reference-transcript.js';
+export { seededRandom } from './seeded-random.js';
 export {
   LIBRIVOX_DIR,
   type SpeechFixture,

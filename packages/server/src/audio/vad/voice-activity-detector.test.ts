@@ -1,4 +1,4 @@
-import { readWavPcm16, speechFixtures } from '@earshot/testing';
+import { readWavPcm16, seededRandom, speechFixtures } from '@earshot/testing';
 import { describe, expect, it } from 'vitest';
 import type { SpeechEndedEvent, VadEvent } from './speech-segmenter.js';
 import { createVoiceActivityDetector } from './voice-activity-detector.js';
@@ -29,18 +29,6 @@ function join(parts: Int16Array[], gapSeconds: number): { pcm: Int16Array; spans
     at += part.length + gap;
   }
   return { pcm, spans };
-}
-
-// Deterministic, so a failure can be replayed.
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function detect(
@@ -110,7 +98,7 @@ describe('createVoiceActivityDetector', () => {
     const whole = await detect(pcm);
     expect(whole.length).toBeGreaterThan(0);
     for (const seed of [1, 2, 3]) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       // Sizes from 1 sample (splitting every frame) to several frames.
       const chunked = await detect(pcm, { sampleRate: RATE }, () => 1 + Math.floor(next() * 2000));
       expect(chunked).toEqual(whole);
@@ -120,7 +108,7 @@ describe('createVoiceActivityDetector', () => {
   });
 
   it('reports (almost) no speech in moderate white noise at mode 3', async () => {
-    const next = random(42);
+    const next = seededRandom(42);
     const noise = new Int16Array(10 * RATE);
     // Uniform noise of RMS ≈ 1000 (−30 dBFS), about the level of room noise in a loud office.
     for (let i = 0; i < noise.length; i++) noise[i] = Math.round((next() * 2 - 1) * 1732);
@@ -133,7 +121,7 @@ describe('createVoiceActivityDetector', () => {
   it('still cuts one region per recording in pink noise at 10 dB SNR, thanks to the noise gate', async () => {
     const recordings = await loadRecordings();
     const { pcm, spans } = join(recordings, 1.5);
-    const next = random(9);
+    const next = seededRandom(9);
     const noise = new Float64Array(pcm.length);
     // Paul Kellet's economy pink filter over white noise.
     let b0 = 0;
