@@ -1,6 +1,11 @@
 import { EarshotError } from '@earshot/protocol';
-import { OpusDecoder } from 'opus-decoder';
 import type { AudioSink } from '../audio-stage.js';
+import {
+  MAX_OPUS_PACKET_BYTES,
+  type OpusDecoderState,
+  type OpusWasmHeapPool,
+  opusWasmHeaps,
+} from './opus-wasm-heap.js';
 
 /** Opus always decodes at 48 kHz; it is the rate every Opus stage of Earshot emits. */
 export const OPUS_SAMPLE_RATE = 48000;
@@ -77,63 +82,60 @@ export function isOpusDecodeRate(rate: number): rate is OpusDecodeRate {
   return (OPUS_DECODE_RATES as readonly number[]).includes(rate);
 }
 
-// opus-decoder copies each packet into a WASM buffer of 3840 bytes per channel (120 ms at
-// 256 kbit/s); a bigger packet would throw inside it, so it is refused before.
-const MAX_PACKET_BYTES_PER_CHANNEL = 3840;
 const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 
 /**
- * Decodes raw Opus packets (as a demuxer extracts them) to PCM16 mono little-endian (48 kHz unless told otherwise)
- * with `opus-decoder` (libopus in WASM), delivering to `sink.data`. Stereo is averaged to mono;
- * the header's pre-skip and output gain are applied.
+ * Decodes raw Opus packets (as a demuxer extracts them) to PCM16 mono little-endian (48 kHz
+ * unless told otherwise) with libopus in WebAssembly, delivering to `sink.data`. Stereo is
+ * averaged to mono; the header's pre-skip and output gain are applied.
  *
- * The WASM module compiles asynchronously: packets that arrive before it is ready are copied
- * and queued (bounded by `maxQueuedBytes`), then decoded in order. Once ready, packets are
- * decoded synchronously inside {@link OpusPacketDecoder.decode}, without copying them.
+ * Decoder states live in the process's shared libopus instances ({@link OpusWasmHeapPool}):
+ * a session costs one ~40 KB state, not an instance of its own. When no instance has room
+ * (the very first session, or a full one), packets are copied and queued (bounded by
+ * `maxQueuedBytes`) while one starts, then decoded in order. Otherwise packets are decoded
+ * synchronously inside {@link OpusPacketDecoder.decode}, without copying them.
  */
 export class OpusPacketDecoder {
-  private readonly decoder: OpusDecoder<OpusDecodeRate>;
-  private readonly channels: number;
+  private state: OpusDecoderState | undefined;
   private readonly gain: number;
   private readonly maxQueuedBytes: number;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
-  private isReady = false;
   private destroyed = false;
   private failing = false;
   private readonly readyPromise: Promise<void>;
-  /** opus-decoder's internals, when they are the ones {@link probeInternals} knows. */
-  private fastPath: OpusDecoderInternals | undefined;
 
   constructor(
     head: Pick<OpusHead, 'channels' | 'preSkip'> & Partial<Pick<OpusHead, 'outputGainDb'>>,
     private readonly sink: AudioSink,
     options: OpusPacketDecoderOptions = {},
+    private readonly pool: OpusWasmHeapPool = opusWasmHeaps,
   ) {
     // Family 0 only (mono/stereo); libopus also decodes a stereo packet into a mono decoder
     // and the reverse, so a channel count that changes mid-stream still decodes.
-    this.channels = head.channels >= 2 ? 2 : 1;
+    const channels = head.channels >= 2 ? 2 : 1;
     this.gain = 10 ** ((head.outputGainDb ?? 0) / 20);
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     const sampleRate = options.outputSampleRate ?? OPUS_SAMPLE_RATE;
-    this.decoder = new OpusDecoder({
-      channels: this.channels,
-      // The header counts pre-skip in 48 kHz samples, whatever rate is decoded.
-      preSkip: Math.round((head.preSkip * sampleRate) / OPUS_SAMPLE_RATE),
-      sampleRate,
-    });
-    this.readyPromise = this.decoder.ready.then(
-      () => {
+    // The header counts pre-skip in 48 kHz samples, whatever rate is decoded.
+    const preSkip = Math.round((head.preSkip * sampleRate) / OPUS_SAMPLE_RATE);
+    const acquired = pool.acquire(sampleRate, channels, preSkip);
+    if (!(acquired instanceof Promise)) {
+      this.state = acquired;
+      this.readyPromise = Promise.resolve();
+      return;
+    }
+    this.readyPromise = acquired.then(
+      (state) => {
         if (this.destroyed) {
-          this.decoder.free();
+          pool.release(state);
           return;
         }
-        this.isReady = true;
-        this.fastPath = probeInternals(this.decoder);
+        this.state = state;
         const queued = this.queue;
         this.queue = [];
         this.queuedBytes = 0;
-        for (const packet of queued) this.decodeNow(packet);
+        for (const packet of queued) this.decodeNow(state, packet);
       },
       (cause: unknown) => {
         this.queue = [];
@@ -155,7 +157,7 @@ export class OpusPacketDecoder {
    */
   decode(packet: Uint8Array): void {
     if (this.destroyed || packet.byteLength === 0) return;
-    if (packet.byteLength > MAX_PACKET_BYTES_PER_CHANNEL * this.channels) {
+    if (packet.byteLength > MAX_OPUS_PACKET_BYTES) {
       this.sink.error(
         new EarshotError(
           'invalid_audio',
@@ -164,8 +166,8 @@ export class OpusPacketDecoder {
       );
       return;
     }
-    if (this.isReady) {
-      this.decodeNow(packet);
+    if (this.state !== undefined) {
+      this.decodeNow(this.state, packet);
       return;
     }
     if (this.queuedBytes + packet.byteLength > this.maxQueuedBytes) {
@@ -186,22 +188,23 @@ export class OpusPacketDecoder {
     return this.readyPromise;
   }
 
-  /** Frees the WASM instance (at once, or as soon as it has loaded). Idempotent. */
+  /** Returns the decoder state to its shared instance (at once, or once it exists). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     this.queue = [];
-    if (this.isReady) this.decoder.free();
+    if (this.state !== undefined) this.pool.release(this.state);
+    this.state = undefined;
   }
 
-  private decodeNow(packet: Uint8Array): void {
-    const frame =
-      this.fastPath === undefined
-        ? this.decodeFrame(packet)
-        : this.decodeDirect(this.fastPath, packet);
-    if (frame === undefined) return;
+  private decodeNow(state: OpusDecoderState, packet: Uint8Array): void {
+    const frame = state.heap.decode(state, packet);
+    if (typeof frame === 'number') {
+      this.reportCorrupt(`libopus error ${frame}`);
+      return;
+    }
     this.failing = false;
-    const { left, right, n } = frame;
+    const { left, right, samples: n } = frame;
     if (n === 0) return;
     const out = new Int16Array(n);
     // Scale as FFmpeg does (x * 32768, clipped) so both decoders give the same samples.
@@ -213,53 +216,6 @@ export class OpusPacketDecoder {
     this.sink.data(toLittleEndianBytes(out));
   }
 
-  /** Through the public API: two copies of every frame, corrupt packets printed by the library. */
-  private decodeFrame(packet: Uint8Array): DecodedFrame | undefined {
-    let decoded: ReturnType<OpusDecoder<OpusDecodeRate>['decodeFrame']>;
-    try {
-      decoded = this.decoder.decodeFrame(packet);
-    } catch (cause) {
-      this.reportCorrupt(cause);
-      return undefined;
-    }
-    if (decoded.errors.length > 0) {
-      this.reportCorrupt(decoded.errors[0]?.message);
-      return undefined;
-    }
-    const left = decoded.channelData[0];
-    if (left === undefined) return undefined;
-    return {
-      left,
-      right: this.channels === 2 ? decoded.channelData[1] : undefined,
-      n: decoded.samplesDecoded,
-    };
-  }
-
-  /** Straight through libopus: the samples are read where the decoder wrote them. */
-  private decodeDirect(
-    internals: OpusDecoderInternals,
-    packet: Uint8Array,
-  ): DecodedFrame | undefined {
-    internals._input.buf.set(packet);
-    const n = internals._common.wasm.opus_frame_decode_float_deinterleaved(
-      internals._decoder,
-      internals._input.ptr,
-      packet.byteLength,
-      internals._output.ptr,
-    );
-    if (n < 0) {
-      this.reportCorrupt(`libopus error ${n}`);
-      return undefined;
-    }
-    // Deinterleaved: channel c's samples start at c * n.
-    const buf = internals._output.buf;
-    return {
-      left: buf.subarray(0, n),
-      right: this.channels === 2 ? buf.subarray(n, 2 * n) : undefined,
-      n,
-    };
-  }
-
   // A run of corrupt packets is one problem: report it once, until a packet decodes again.
   private reportCorrupt(cause: unknown): void {
     if (this.failing) return;
@@ -268,48 +224,6 @@ export class OpusPacketDecoder {
       new EarshotError('invalid_audio', 'an Opus packet could not be decoded; dropped', { cause }),
     );
   }
-}
-
-/** One decoded Opus frame: per-channel float samples, valid until the next decode. */
-interface DecodedFrame {
-  readonly left: Float32Array;
-  readonly right: Float32Array | undefined;
-  readonly n: number;
-}
-
-/**
- * The parts of an `opus-decoder` 0.7 instance that its own `decodeFrame` uses. That public
- * call copies every frame twice (into per-channel arrays, then a result object) and prints a
- * corrupt packet to `console.error`; calling libopus through these instead is about a quarter
- * faster and silent. They are private, so they are checked once per decoder, and anything
- * unexpected falls back to `decodeFrame`.
- */
-interface OpusDecoderInternals {
-  readonly _common: {
-    readonly wasm: {
-      opus_frame_decode_float_deinterleaved(
-        decoder: number,
-        input: number,
-        length: number,
-        output: number,
-      ): number;
-    };
-  };
-  readonly _decoder: number;
-  readonly _input: { readonly buf: Uint8Array; readonly ptr: number };
-  readonly _output: { readonly buf: Float32Array; readonly ptr: number };
-}
-
-function probeInternals(decoder: unknown): OpusDecoderInternals | undefined {
-  const d = decoder as Partial<OpusDecoderInternals>;
-  const ok =
-    typeof d._common?.wasm?.opus_frame_decode_float_deinterleaved === 'function' &&
-    typeof d._decoder === 'number' &&
-    d._input?.buf instanceof Uint8Array &&
-    typeof d._input.ptr === 'number' &&
-    d._output?.buf instanceof Float32Array &&
-    typeof d._output.ptr === 'number';
-  return ok ? (d as OpusDecoderInternals) : undefined;
 }
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
