@@ -13,6 +13,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'examples/*/test/**/*.test.ts',
       'tests/e2e/**/*.test.ts',
+      'tests/providers/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

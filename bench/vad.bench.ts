@@ -24,7 +24,7 @@ import {
   loadWebRtcVad,
   type VadEvent,
   type WebRtcVadMode,
-} from '../packages/server/src/audio/vad/index.js';
+} from '../packages/providers/src/vad/index.js';
 
 const RATE = 16000;
 const FRAME = 480; // 30 ms, the detectors' frame

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCommandDetector } from '@earshot/commands';
 import type { Logger } from '@earshot/protocol';
+import type { SttProvider } from '@earshot/providers';
 import { createLocalProvider } from '@earshot/providers/local';
 import { createEarshotServer, createSqliteStore, type EarshotServer } from '@earshot/server';
 
@@ -15,6 +16,8 @@ export interface DemoOptions {
   readonly databasePath: string;
   /** How many local-engine streams may run at once. */
   readonly maxConcurrentStreams?: number;
+  /** The provider to use instead of the embedded local engine (see provider-from-env.ts). */
+  readonly provider?: SttProvider;
   readonly logger?: Logger;
 }
 
@@ -46,7 +49,8 @@ const demoCommands = createCommandDetector({
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const store = await createSqliteStore({ path: options.databasePath });
-  const provider = createLocalProvider({ maxConcurrentStreams: options.maxConcurrentStreams });
+  const provider =
+    options.provider ?? createLocalProvider({ maxConcurrentStreams: options.maxConcurrentStreams });
   const earshot = createEarshotServer({
     provider,
     store,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { startDemo } from './demo-server.js';
+import { providerFromEnv } from './provider-from-env.js';
 
 // The demo reads its settings from the environment; the libraries never do.
 const port = Number(process.env.PORT ?? 8787);
@@ -15,7 +16,8 @@ const log = (level: string) => (obj: Record<string, unknown>, msg?: string) =>
   console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
 const logger = { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') };
 
-const demo = await startDemo({ port, host, databasePath, maxConcurrentStreams, logger });
+const provider = await providerFromEnv();
+const demo = await startDemo({ port, host, databasePath, maxConcurrentStreams, provider, logger });
 console.log(
   `Earshot demo ready: ${demo.url}  (WebSocket ${demo.url.replace(/^http/, 'ws')}/v1/listen, store ${databasePath})`,
 );

@@ -1,3 +1,15 @@
+export {
+  failureKindForHttpStatus,
+  failureKindOf,
+  isRetryableFailure,
+  loadOptionalSdk,
+  type ProviderFailureKind,
+  type ProviderFailureOptions,
+  ProviderStream,
+  providerFailure,
+  SegmentSequencer,
+  type SequencedResult,
+} from './shared/index.js';
 export type {
   ProviderCapabilities,
   ProviderTranscript,

@@ -22,6 +22,12 @@ export interface ProviderCapabilities {
   readonly maxStreamSeconds?: number;
   /** How many streams may run at once in this process, if limited. */
   readonly maxConcurrentStreams?: number;
+  /**
+   * Seconds without audio after which the vendor closes a stream (Deepgram: 10), if it does.
+   * The resilient layer keeps a silent upstream alive before then: with
+   * {@link SttStream.keepAlive} where the stream has it, with silence otherwise.
+   */
+  readonly idleTimeoutSeconds?: number;
 }
 
 /** Options for one provider stream, derived from the client's `start`. */
@@ -82,6 +88,11 @@ export interface SttStream extends EventEmitter<SttStreamEvents> {
   end(): Promise<void>;
   /** Stops at once, dropping what is pending, and releases everything. Emits `close`. */
   abort(reason?: unknown): void;
+  /**
+   * Sends the vendor's own keepalive message (Deepgram `KeepAlive`), for providers that have
+   * one; the resilient layer calls it while the client is silent. Absent: silence is sent.
+   */
+  keepAlive?(): void;
 }
 
 /**
@@ -104,8 +115,12 @@ export interface SttProvider {
   /** What the provider accepts and offers. */
   readonly capabilities: ProviderCapabilities;
   /**
-   * Opens a stream. Rejects with an {@link EarshotError}: `provider_unavailable` when the
-   * engine or SDK is missing, `capacity` when no stream slot is free, `provider_error` otherwise.
+   * Opens a stream, resolving once the vendor has accepted it (so a bad key or an
+   * unreachable endpoint rejects here). Rejects with an {@link EarshotError}:
+   * `provider_unavailable` when the engine or SDK is missing, the key is refused or the
+   * endpoint unreachable, `capacity` when no stream slot is free, `provider_error` otherwise.
+   * Cloud providers reject with `providerFailure(kind, …)` so the resilient layer knows
+   * whether to retry; they never retry or reconnect on their own (one owner decides).
    */
   open(options: SttStreamOptions, signal?: AbortSignal): Promise<SttStream>;
   /** Releases shared resources (warm decoders, pooled connections). Streams must be closed first. */

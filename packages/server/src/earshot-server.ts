@@ -3,6 +3,10 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, type Logger, type Metadata, silentLogger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
+import {
+  createResilientProvider,
+  type ResilientProviderOptions,
+} from '@earshot/providers/resilient';
 import { WebSocketServer } from 'ws';
 import type { AudioPipelineOptions } from './audio/audio-pipeline.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
@@ -46,6 +50,13 @@ export interface EarshotServerOptions {
    * session (`'ffmpeg'`).
    */
   readonly audio?: AudioPipelineOptions;
+  /**
+   * The resilient layer every provider's streams go through (`@earshot/providers/resilient`):
+   * reconnect with backoff under a refilling retry budget, replay of the audio since the last
+   * final, rollover before a stream limit, keepalive while the client is silent, a bounded
+   * wait for finals, and failover to `fallbacks`. On by default; `false` turns it off.
+   */
+  readonly resilience?: ResilientProviderOptions | false;
 }
 
 /** A mounted Earshot server: a WebSocket upgrade handler plus REST routes. */
@@ -101,7 +112,10 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const tokens = createSessionTokens(options.tokenSecret);
   const registry = new SessionRegistry();
   const providers = new Map<string, SttProvider>();
-  for (const p of [options.provider, ...(options.providers ?? [])]) providers.set(p.name, p);
+  for (const p of [options.provider, ...(options.providers ?? [])]) {
+    providers.set(p.name, withResilience(p, options.resilience, logger));
+  }
+  const defaultProvider = providers.get(options.provider.name)!;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes });
   let closing = false;
@@ -176,8 +190,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             metadata: admission.metadata,
             commands: options.commands,
             audio: options.audio ?? {},
-            resolveProvider: (name) =>
-              name === undefined ? options.provider : providers.get(name),
+            resolveProvider: (name) => (name === undefined ? defaultProvider : providers.get(name)),
             onEnded: (s) => registry.remove(s),
           });
           registry.add(session);
@@ -233,4 +246,18 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       if (ownsStore) await store.close();
     },
   };
+}
+
+/** Wraps `provider` in the resilient layer unless turned off; a provider is never its own fallback. */
+function withResilience(
+  provider: SttProvider,
+  resilience: ResilientProviderOptions | false | undefined,
+  logger: Logger,
+): SttProvider {
+  if (resilience === false) return provider;
+  return createResilientProvider(provider, {
+    logger,
+    ...resilience,
+    fallbacks: resilience?.fallbacks?.filter((fallback) => fallback !== provider),
+  });
 }

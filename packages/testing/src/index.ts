@@ -1,3 +1,5 @@
+export { CONTRACT_SCRIPT } from './contract/contract-script.js';
+export * from './emulators/index.js';
 export { referenceTranscript } from './reference-transcript.js';
 export { seededRandom } from './seeded-random.js';
 export {

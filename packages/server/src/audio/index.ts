@@ -1,3 +1,16 @@
+export {
+  type CutUtterancesOptions,
+  createVoiceActivityDetector,
+  cutUtterances,
+  type SpeechEndedEvent,
+  type SpeechStartedEvent,
+  type Utterance,
+  type VadEvent,
+  type VoiceActivityDetector,
+  type VoiceActivityDetectorOptions,
+  type WebRtcVadFrameMs,
+  type WebRtcVadMode,
+} from '@earshot/providers/vad';
 export { AudioPipeline, type AudioPipelineOptions } from './audio-pipeline.js';
 export type { AudioSink, AudioStage, AudioStageFactory } from './audio-stage.js';
 export { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from './g711.js';
@@ -17,16 +30,3 @@ export {
   type ResamplerOptions,
   type ResamplerQuality,
 } from './resampler.js';
-export {
-  type CutUtterancesOptions,
-  createVoiceActivityDetector,
-  cutUtterances,
-  type SpeechEndedEvent,
-  type SpeechStartedEvent,
-  type Utterance,
-  type VadEvent,
-  type VoiceActivityDetector,
-  type VoiceActivityDetectorOptions,
-  type WebRtcVadFrameMs,
-  type WebRtcVadMode,
-} from './vad/index.js';

@@ -13,6 +13,7 @@ import {
   type StartMessage,
 } from '@earshot/protocol';
 import type { ProviderTranscript, SttProvider, SttStream } from '@earshot/providers';
+import { isResilientStream } from '@earshot/providers/resilient';
 import { AudioPipeline, type AudioPipelineOptions } from '../audio/audio-pipeline.js';
 import type { Store } from '../stores/store.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
@@ -434,6 +435,13 @@ export class Session {
       else this.enqueue(async () => this.sendError(error));
     });
     stream.on('close', () => {
+      // What the resilient layer went through (reconnects, replay, latencies), for operators.
+      if (isResilientStream(stream)) {
+        this.deps.logger.info(
+          { sessionId: this.id, provider: stream.stats },
+          'provider stream closed',
+        );
+      }
       if (this.phase === 'active') {
         this.fail(
           new EarshotError('provider_error', 'the provider closed the stream', { fatal: true }),

@@ -1,0 +1,6 @@
+export {
+  createDeepgramProvider,
+  type DeepgramProvider,
+  type DeepgramProviderSettings,
+  type DeepgramQueryValue,
+} from './deepgram-provider.js';

@@ -1,0 +1,5 @@
+export {
+  createOpenAIBatchProvider,
+  type OpenAIBatchProvider,
+  type OpenAIBatchProviderSettings,
+} from './openai-batch-provider.js';

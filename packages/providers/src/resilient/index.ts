@@ -1,0 +1,14 @@
+export {
+  createResilientProvider,
+  isResilientStream,
+  type ResilientProvider,
+  type ResilientProviderOptions,
+} from './resilient-provider.js';
+export {
+  type ProviderSlot,
+  type ResilienceSettings,
+  ResilientStream,
+  type ResilientStreamStats,
+} from './resilient-stream.js';
+export { RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
+export { WarmPool, type WarmPoolOptions } from './warm-pool.js';

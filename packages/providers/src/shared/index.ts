@@ -1,0 +1,11 @@
+export { loadOptionalSdk } from './optional-sdk.js';
+export {
+  failureKindForHttpStatus,
+  failureKindOf,
+  isRetryableFailure,
+  type ProviderFailureKind,
+  type ProviderFailureOptions,
+  providerFailure,
+} from './provider-failure.js';
+export { ProviderStream } from './provider-stream.js';
+export { SegmentSequencer, type SequencedResult } from './segment-sequencer.js';

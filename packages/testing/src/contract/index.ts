@@ -1,0 +1,9 @@
+export { CONTRACT_SCRIPT } from './contract-script.js';
+export {
+  type ContractError,
+  type ContractProvider,
+  type ContractStream,
+  type ContractTranscript,
+  describeProviderContract,
+  type ProviderContractSubject,
+} from './provider-contract.js';
