@@ -3,7 +3,6 @@ import type { Emulator } from '../emulators/emulator.js';
 import {
   bytesPerSecond,
   type EmulatorAudioFormat,
-  type ScriptedUtterance,
   STAMP_SECONDS,
   scriptedTranscriber,
   stampedAudio,
