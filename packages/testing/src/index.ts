@@ -1,5 +1,12 @@
 export { CONTRACT_SCRIPT } from './contract/contract-script.js';
 export * from './emulators/index.js';
+export {
+  closedPort,
+  countResources,
+  leftoverResources,
+  resourcesAddedSince,
+  until,
+} from './leaks.js';
 export { referenceTranscript } from './reference-transcript.js';
 export { seededRandom } from './seeded-random.js';
 export {

@@ -1,12 +1,15 @@
-import { createServer } from 'node:net';
 import { type AudioFormat, EarshotError, PCM16_16K_MONO } from '@earshot/protocol';
 import {
+  closedPort,
+  countResources,
   type DeepgramEmulator,
   type DeepgramEmulatorOptions,
+  resourcesAddedSince,
   type ScriptedUtterance,
   scriptedTranscriber,
   startDeepgramEmulator,
   startWsEmulatorServer,
+  until,
 } from '@earshot/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProviderTranscript, SttStream, SttStreamOptions } from '../stt-provider.js';
@@ -57,35 +60,12 @@ function writeAudio(stream: SttStream, seconds: number, format: AudioFormat = PC
 }
 
 /** Resolves once `check` holds, polling; fails after `timeoutMs`. */
-async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Sockets and timers alive now, by kind. */
-function liveHandles(): Record<string, number> {
-  const counts: Record<string, number> = { TCPSocketWrap: 0, Timeout: 0 };
-  for (const kind of process.getActiveResourcesInfo()) {
-    if (kind in counts) counts[kind] = (counts[kind] ?? 0) + 1;
-  }
-  return counts;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const HANDLE_KINDS = ['TCPSocketWrap', 'Timeout'];
 
 describe('the deepgram provider, through @deepgram/sdk v5 against the Deepgram emulator', () => {
   let emulator: DeepgramEmulator | undefined;
   let streams: SttStream[] = [];
-  let baseline: Record<string, number> = {};
+  let baseline: Map<string, number> = new Map();
 
   async function start(
     script: readonly ScriptedUtterance[] = SCRIPT,
@@ -115,7 +95,7 @@ describe('the deepgram provider, through @deepgram/sdk v5 against the Deepgram e
   }
 
   beforeEach(() => {
-    baseline = liveHandles();
+    baseline = countResources(HANDLE_KINDS);
   });
 
   afterEach(async () => {
@@ -128,10 +108,7 @@ describe('the deepgram provider, through @deepgram/sdk v5 against the Deepgram e
     await until(() => current.connections.every((c) => c.closed !== undefined));
     await current.close();
     // No socket or timer of a stream (nor an SDK reconnect timer) outlives it.
-    await until(() => {
-      const now = liveHandles();
-      return Object.entries(now).every(([kind, n]) => n <= (baseline[kind] ?? 0));
-    });
+    await until(() => resourcesAddedSince(baseline, HANDLE_KINDS).length === 0);
   });
 
   describe('transcripts', () => {
@@ -405,7 +382,7 @@ describe('the deepgram provider, through @deepgram/sdk v5 against the Deepgram e
     });
 
     it('an unreachable endpoint rejects open: provider_unavailable, failure unreachable, retryable', async () => {
-      const port = await freePort();
+      const port = await closedPort();
       const opening = createDeepgramProvider({
         apiKey: 'k',
         baseUrl: `ws://127.0.0.1:${port}`,

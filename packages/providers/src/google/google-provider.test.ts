@@ -1,11 +1,14 @@
 import { createServer, type Socket } from 'node:net';
 import { EarshotError, PCM16_16K_MONO } from '@earshot/protocol';
 import {
+  countResources,
   type GoogleEmulator,
+  resourcesAddedSince,
   type ScriptedUtterance,
   scriptedTranscriber,
   startGoogleEmulator,
   type Transcriber,
+  until,
 } from '@earshot/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProviderTranscript, SttStream, SttStreamOptions } from '../stt-provider.js';
@@ -91,14 +94,6 @@ function closed(stream: SttStream): Promise<void> {
   return new Promise((resolve) => stream.once('close', () => resolve()));
 }
 
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 async function openRejection(
   promise: Promise<SttStream>,
 ): Promise<EarshotError & { details: Record<string, unknown> }> {
@@ -129,36 +124,18 @@ async function blackHole(): Promise<{ endpoint: string; close(): Promise<void> }
   };
 }
 
-/** Handles that keep the loop alive (sockets, timers), by type. */
-function resourceCounts(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
-  return counts;
-}
-
-function leftovers(before: Map<string, number>): string[] {
-  const extra: string[] = [];
-  for (const [type, count] of resourceCounts()) {
-    if (count > (before.get(type) ?? 0)) extra.push(`${type}×${count - (before.get(type) ?? 0)}`);
-  }
-  return extra;
-}
-
 let resourcesBefore: Map<string, number>;
 beforeEach(() => {
   script = SCRIPT;
   emulator.faults = {};
-  resourcesBefore = resourceCounts();
+  resourcesBefore = countResources();
 });
 afterEach(async () => {
   // No stream may leave a socket on the emulator or a handle in this process.
-  await until(() => emulator.openSockets === 0 && leftovers(resourcesBefore).length === 0).catch(
-    () => {
-      throw new Error(
-        `leaked: ${emulator.openSockets} emulator sockets, ${leftovers(resourcesBefore).join(', ')}`,
-      );
-    },
-  );
+  const leftovers = () => resourcesAddedSince(resourcesBefore);
+  await until(() => emulator.openSockets === 0 && leftovers().length === 0).catch(() => {
+    throw new Error(`leaked: ${emulator.openSockets} emulator sockets, ${leftovers().join(', ')}`);
+  });
 });
 
 describe('google provider: capabilities and config', () => {

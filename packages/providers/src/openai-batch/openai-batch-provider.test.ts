@@ -1,7 +1,7 @@
 import { createHook } from 'node:async_hooks';
-import { createServer } from 'node:net';
 import { PCM16_16K_MONO } from '@earshot/protocol';
 import {
+  closedPort,
   type EmulatorAudioFormat,
   type OpenAIBatchEmulator,
   scriptedTranscriber,
@@ -106,15 +106,6 @@ function byLength(
       })();
     },
   };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Sockets and servers open now (timers are tracked by {@link liveTimers}). */

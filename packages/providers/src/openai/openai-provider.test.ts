@@ -1,7 +1,9 @@
-import { createServer } from 'node:net';
 import type { AudioFormat, EarshotError } from '@earshot/protocol';
 import {
+  closedPort,
+  countResources,
   type EmulatorFaults,
+  leftoverResources,
   type OpenAIEmulator,
   type ScriptedUtterance,
   scriptedTranscriber,
@@ -59,30 +61,12 @@ function streamOptions(overrides: Partial<SttStreamOptions> = {}): SttStreamOpti
   };
 }
 
-function countResources(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
-  return counts;
-}
-
-/** Resources (sockets, timers) the test left behind, compared with before the stream. */
-function leftovers(): string[] {
-  const now = countResources();
-  return [...now]
-    .filter(([type, n]) => n > (resourcesBefore?.get(type) ?? 0))
-    .map(([type, n]) => `${type} +${n - (resourcesBefore?.get(type) ?? 0)}`);
-}
-
 /**
  * Waits (up to 2 s) until the stream's sockets and timers are gone: a destroyed socket's
- * handle closes on a later turn of the loop. Polls with its own timer, which has fired (and
- * so is not counted) whenever `leftovers()` runs.
+ * handle closes on a later turn of the loop.
  */
 async function expectNoLeftovers(): Promise<void> {
-  for (let i = 0; i < 200 && leftovers().length > 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  expect(leftovers()).toEqual([]);
+  expect(await leftoverResources(resourcesBefore ?? new Map())).toEqual([]);
 }
 
 afterEach(async () => {
@@ -131,14 +115,6 @@ function next<T>(
     };
     stream.on(event, listener as never);
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('createOpenAIProvider', () => {
@@ -400,7 +376,7 @@ describe('createOpenAIProvider', () => {
     });
 
     it('rejects with provider_unavailable (unreachable) when nothing listens on the port', async () => {
-      const port = await freePort();
+      const port = await closedPort();
       resourcesBefore = countResources();
       const provider = createOpenAIProvider({
         apiKey: 'sk-any',

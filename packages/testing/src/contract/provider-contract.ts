@@ -8,6 +8,7 @@ import {
   stampedAudio,
   type Transcriber,
 } from '../emulators/transcriber.js';
+import { countResources, resourcesAddedSince } from '../leaks.js';
 import { CONTRACT_SCRIPT } from './contract-script.js';
 
 // The kit sees providers structurally, so @earshot/testing need not depend on
@@ -131,16 +132,7 @@ const words = (finals: readonly ContractTranscript[]) =>
   finals.flatMap((f) => f.text.split(/\s+/).filter(Boolean)).map((w) => w.toLowerCase());
 const scriptWords = CONTRACT_SCRIPT.flatMap((u) => u.text.split(' '));
 
-/** Handles that are sockets or timers, by kind, for leak checks. */
-function liveHandles(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const kind of process.getActiveResourcesInfo()) {
-    if (kind === 'TCPSocketWrap' || kind === 'TLSSocketWrap' || kind === 'Timeout') {
-      counts.set(kind, (counts.get(kind) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
+const LEAK_KINDS = ['TCPSocketWrap', 'TLSSocketWrap', 'Timeout'];
 
 async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -306,7 +298,7 @@ export function describeProviderContract(subject: ProviderContractSubject): void
 
     it('leaves no socket or timer behind once a stream has ended or been aborted', async () => {
       const emulator = await start();
-      const before = liveHandles();
+      const before = countResources(LEAK_KINDS);
       const provider = subject.createProvider(emulator, { apiKey: emulator.apiKey });
       const ended = await open(provider);
       await stream(ended, format, 1);
@@ -316,10 +308,7 @@ export function describeProviderContract(subject: ProviderContractSubject): void
       aborted.abort('test');
       await settle();
       await settle();
-      const after = liveHandles();
-      for (const [kind, count] of after) {
-        expect({ kind, count }).toEqual({ kind, count: before.get(kind) ?? 0 });
-      }
+      expect(resourcesAddedSince(before, LEAK_KINDS)).toEqual([]);
     });
   });
 }
