@@ -1,4 +1,5 @@
 export {
+  assertAcceptedFormat,
   failureKindForHttpStatus,
   failureKindOf,
   isRetryableFailure,

@@ -1,14 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
 import type { DeepgramClient } from '@deepgram/sdk';
-import {
-  type AudioFormat,
-  describeAudioFormat,
-  EarshotError,
-  type Logger,
-  sameAudioFormat,
-  silentLogger,
-} from '@earshot/protocol';
+import { type AudioFormat, type Logger, silentLogger } from '@earshot/protocol';
+import { assertAcceptedFormat } from '../shared/accepted-format.js';
 import { loadOptionalSdk } from '../shared/optional-sdk.js';
 import { providerFailure } from '../shared/provider-failure.js';
 import type {
@@ -169,12 +163,7 @@ export function createDeepgramProvider(settings: DeepgramProviderSettings = {}):
 function deepgramEncoding(
   audio: AudioFormat,
 ): (typeof DEEPGRAM_ENCODING)[keyof typeof DEEPGRAM_ENCODING] {
-  if (!INPUT_FORMATS.some((format) => sameAudioFormat(format, audio))) {
-    throw new EarshotError(
-      'unsupported_audio_format',
-      `the deepgram provider takes mono pcm16 (8000–48000 Hz), mulaw/8000 or alaw/8000, not ${describeAudioFormat(audio)}`,
-    );
-  }
+  assertAcceptedFormat('deepgram', INPUT_FORMATS, audio);
   return DEEPGRAM_ENCODING[audio.encoding as keyof typeof DEEPGRAM_ENCODING];
 }
 

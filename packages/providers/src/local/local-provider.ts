@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  describeAudioFormat,
-  EarshotError,
-  type Logger,
-  PCM16_16K_MONO,
-  sameAudioFormat,
-  silentLogger,
-} from '@earshot/protocol';
+import { EarshotError, type Logger, PCM16_16K_MONO, silentLogger } from '@earshot/protocol';
+import { assertAcceptedFormat } from '../shared/accepted-format.js';
 import type {
   ProviderCapabilities,
   SttProvider,
@@ -304,12 +298,7 @@ export function createLocalProvider(settings: LocalProviderSettings = {}): Local
         fatal: true,
       });
     }
-    if (!sameAudioFormat(options.audio, PCM16_16K_MONO)) {
-      throw new EarshotError(
-        'unsupported_audio_format',
-        `the local provider takes pcm16/16000/1, not ${describeAudioFormat(options.audio)}`,
-      );
-    }
+    assertAcceptedFormat('local', [PCM16_16K_MONO], options.audio);
     // Checked and taken before any await, so concurrent opens cannot overshoot the limit.
     if (activeStreams >= maxStreams) {
       throw new EarshotError(

@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  describeAudioFormat,
-  EarshotError,
-  type Logger,
-  PCM16_16K_MONO,
-  sameAudioFormat,
-} from '@earshot/protocol';
+import { EarshotError, type Logger, PCM16_16K_MONO } from '@earshot/protocol';
 import type { TranscriptionCreateParamsNonStreaming } from 'openai/resources/audio/transcriptions';
+import { assertAcceptedFormat } from '../shared/accepted-format.js';
 import { loadOptionalSdk } from '../shared/optional-sdk.js';
 import { providerFailure } from '../shared/provider-failure.js';
 import type {
@@ -158,12 +153,7 @@ export function createOpenAIBatchProvider(
   let streamCount = 0;
 
   async function open(options: SttStreamOptions, signal?: AbortSignal): Promise<SttStream> {
-    if (!sameAudioFormat(options.audio, PCM16_16K_MONO)) {
-      throw new EarshotError(
-        'unsupported_audio_format',
-        `the openai-batch provider takes pcm16/16000/1, not ${describeAudioFormat(options.audio)}`,
-      );
-    }
+    assertAcceptedFormat('openai-batch', [PCM16_16K_MONO], options.audio);
     const aborted = () =>
       EarshotError.from(signal?.reason ?? 'aborted', 'provider_error').asFatal();
     if (signal?.aborted) throw aborted();

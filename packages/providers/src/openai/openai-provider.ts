@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import {
   type AudioFormat,
   bytesPerSecond,
-  describeAudioFormat,
   EarshotError,
   type Logger,
   sameAudioFormat,
 } from '@earshot/protocol';
+import { assertAcceptedFormat } from '../shared/accepted-format.js';
 import { loadOptionalSdk, providerFailure } from '../shared/index.js';
 import type {
   ProviderCapabilities,
@@ -116,13 +116,8 @@ export function createOpenAIProvider(settings: OpenAIProviderSettings = {}): Ope
   });
 
   async function open(options: SttStreamOptions, signal?: AbortSignal): Promise<SttStream> {
-    const format = FORMATS.find(([f]) => sameAudioFormat(f, options.audio))?.[1];
-    if (!format) {
-      throw new EarshotError(
-        'unsupported_audio_format',
-        `OpenAI Realtime takes pcm16/24000/1, mulaw/8000/1 or alaw/8000/1, not ${describeAudioFormat(options.audio)}`,
-      );
-    }
+    assertAcceptedFormat('openai', capabilities.inputFormats, options.audio);
+    const format = FORMATS.find(([f]) => sameAudioFormat(f, options.audio))![1];
     if (signal?.aborted) throw abortError(signal);
     if (!apiKey) {
       throw providerFailure('auth', 'no OpenAI API key: set apiKey or OPENAI_API_KEY', {

@@ -1,4 +1,4 @@
-import { type AudioFormat, EarshotError } from '@earshot/protocol';
+import { EarshotError, sameAudioFormat } from '@earshot/protocol';
 import type {
   ProviderCapabilities,
   SttProvider,
@@ -57,7 +57,7 @@ export function createResilientProvider(
 ): ResilientProvider {
   const chain = [primary, ...(options.fallbacks ?? [])];
   const inputFormats = primary.capabilities.inputFormats.filter((format) =>
-    chain.every((p) => p.capabilities.inputFormats.some((f) => sameFormat(f, format))),
+    chain.every((p) => p.capabilities.inputFormats.some((f) => sameAudioFormat(f, format))),
   );
   if (inputFormats.length === 0) {
     throw new EarshotError(
@@ -90,10 +90,6 @@ export function createResilientProvider(
       await Promise.all(chain.map((p) => p.close?.()));
     },
   };
-}
-
-function sameFormat(a: AudioFormat, b: AudioFormat): boolean {
-  return a.encoding === b.encoding && a.sampleRate === b.sampleRate && a.channels === b.channels;
 }
 
 /** Whether `stream` came from the resilient layer (and so has `stats`). */

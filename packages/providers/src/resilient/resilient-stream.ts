@@ -1,4 +1,10 @@
-import { type AudioFormat, EarshotError, type Logger, silentLogger } from '@earshot/protocol';
+import {
+  type AudioFormat,
+  bytesPerSecond,
+  EarshotError,
+  type Logger,
+  silentLogger,
+} from '@earshot/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { failureKindOf, isRetryableFailure } from '../shared/provider-failure.js';
 import type {
@@ -295,9 +301,9 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     return Math.min(position * this.frameBytes, this.buffer.position);
   }
 
-  /** Gives a new upstream every byte since the last final. */
+  /** Gives a new upstream every byte since the last final; its clock starts there. */
   private replay(up: Upstream): void {
-    const { start, chunks } = this.buffer.from(up.clock.offset * this.byteRate);
+    const { start, chunks } = this.buffer.from(this.replayStart());
     let bytes = 0;
     for (const chunk of chunks) {
       up.stream.write(chunk);
@@ -498,8 +504,6 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     this.draining.add(old);
     if (old.openSegment) old.stream.finalize();
     void this.retire(old);
-    // The next upstream's clock starts at the end of the last final.
-    next.clock = new UpstreamClock(this.replayStart() / this.byteRate);
     this.current = next;
     this.stats.rollovers++;
     this.replay(next);
@@ -638,18 +642,13 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
 
 /** Bytes per second of a raw format; containers are refused (the pipeline decodes them). */
 function byteRateOf(audio: AudioFormat): number {
-  const bytesPerSample =
-    audio.encoding === 'pcm16'
-      ? 2
-      : audio.encoding === 'mulaw' || audio.encoding === 'alaw'
-        ? 1
-        : 0;
-  if (bytesPerSample === 0) {
+  const rate = bytesPerSecond(audio);
+  if (rate === undefined) {
     throw new EarshotError(
       'unsupported_audio_format',
       `the resilient layer replays raw audio only, not ${audio.encoding}`,
       { fatal: true },
     );
   }
-  return audio.sampleRate * audio.channels * bytesPerSample;
+  return rate;
 }

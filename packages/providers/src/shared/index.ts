@@ -1,3 +1,4 @@
+export { assertAcceptedFormat } from './accepted-format.js';
 export { loadOptionalSdk } from './optional-sdk.js';
 export {
   failureKindForHttpStatus,

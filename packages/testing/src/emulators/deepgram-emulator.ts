@@ -119,8 +119,12 @@ export async function startDeepgramEmulator(
         return refusal(400, 'Bad Request', config, requestId);
       }
       accepted.set(request, { config, id: requestId });
-      stampRequestId(request, requestId);
       return undefined;
+    },
+    // Deepgram answers every upgrade with its request id, the 101 included.
+    responseHeaders: (request): Record<string, string> => {
+      const id = accepted.get(request)?.id;
+      return id === undefined ? {} : { 'dg-request-id': id };
     },
     // A browser authenticates with `Sec-WebSocket-Protocol: token, <key>`; Deepgram picks `token`.
     handleProtocols: (protocols) =>
@@ -195,24 +199,6 @@ function refusal(
     },
     body: JSON.stringify({ err_code: errCode, err_msg: message, request_id: requestId }),
   };
-}
-
-/**
- * Adds `dg-request-id` to the 101 answer, as Deepgram does. The shared server gives no hook into
- * the handshake headers, so the first write on the upgrade socket (`ws` writes the whole
- * response in one string) is rewritten once.
- */
-function stampRequestId(request: IncomingMessage, requestId: string): void {
-  const socket = request.socket;
-  const write = socket.write;
-  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-    socket.write = write;
-    const stamped =
-      typeof chunk === 'string' && chunk.startsWith('HTTP/1.1 101')
-        ? chunk.replace('\r\n', `\r\ndg-request-id: ${requestId}\r\n`)
-        : chunk;
-    return (write as (...args: unknown[]) => boolean).call(socket, stamped, ...rest);
-  }) as typeof socket.write;
 }
 
 /** The listen options the emulator acts on, or the 400 message Deepgram would give. */

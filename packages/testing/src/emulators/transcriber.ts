@@ -1,3 +1,4 @@
+import { bytesPerSecond as rawBytesPerSecond } from '@earshot/protocol';
 import { EventEmitter } from 'eventemitter3';
 
 /** Raw audio an emulator received, as its vendor's parameters declared it. */
@@ -58,7 +59,8 @@ export interface Transcriber {
 
 /** Bytes per second of raw audio in `format`. */
 export function bytesPerSecond(format: EmulatorAudioFormat): number {
-  return format.sampleRate * format.channels * (format.encoding === 'pcm16' ? 2 : 1);
+  // Raw formats always have a fixed byte rate; the protocol's function says how much.
+  return rawBytesPerSecond(format) ?? 0;
 }
 
 /** One utterance of a script: its words, when they are spoken (seconds of audio). */

@@ -21,6 +21,8 @@ export interface WsEmulatorServerOptions {
   authorize(request: IncomingMessage): UpgradeRefusal | undefined;
   /** A connection was accepted. */
   onConnection(socket: WebSocket, request: IncomingMessage): void;
+  /** Extra headers for the `101 Switching Protocols` answer (Deepgram's `dg-request-id`). */
+  readonly responseHeaders?: (request: IncomingMessage) => Readonly<Record<string, string>>;
   /** Picks the subprotocol to echo, as `ws` `handleProtocols` does. */
   readonly handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
   /** Plain HTTP requests (not upgrades), for vendors that also answer REST. */
@@ -60,6 +62,14 @@ export async function startWsEmulatorServer(
     ...(options.handleProtocols ? { handleProtocols: options.handleProtocols } : {}),
   });
   const sockets = new Set<WebSocket>();
+  const { responseHeaders } = options;
+  if (responseHeaders) {
+    wss.on('headers', (headers, request) => {
+      for (const [name, value] of Object.entries(responseHeaders(request))) {
+        headers.push(`${name}: ${value}`);
+      }
+    });
+  }
 
   server.on('upgrade', (request, socket, head) => {
     socket.on('error', () => {});
