@@ -381,3 +381,30 @@ describe('the warm pool', () => {
     await provider.close?.();
   });
 });
+
+describe('the transcript joiner', () => {
+  it('keeps an interim without words that starts exactly where the last final ended', async () => {
+    const { TranscriptJoiner } = await import('./transcript-joiner.js');
+    const joiner = new TranscriptJoiner('t');
+    const word = { word: 'w0', start: 0, end: 1, confidence: 0.9 };
+    joiner.accept(1, {
+      segmentId: 'a',
+      isFinal: true,
+      text: 'w0',
+      words: [word],
+      start: 0,
+      end: 1,
+    });
+    const next = { segmentId: 'b', isFinal: false, text: 'w1', words: [], start: 1, end: 1 };
+    expect(joiner.accept(1, next)?.text).toBe('w1');
+    const replayed = {
+      segmentId: 'c',
+      isFinal: false,
+      text: 'w0',
+      words: [],
+      start: 0.2,
+      end: 0.9,
+    };
+    expect(joiner.accept(2, replayed)).toBeUndefined();
+  });
+});

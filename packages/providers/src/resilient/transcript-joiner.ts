@@ -82,7 +82,9 @@ export class TranscriptJoiner {
   private withoutRepeats(t: ProviderTranscript): ProviderTranscript | undefined {
     const boundary = this.lastFinalEnd;
     if (boundary === 0) return t;
-    const isRepeat = (w: { start: number; end: number }) => (w.start + w.end) / 2 <= boundary;
+    // A span without length (an interim not yet aligned) is new when it sits at the boundary.
+    const isRepeat = (w: { start: number; end: number }) =>
+      w.end > w.start ? (w.start + w.end) / 2 <= boundary : w.end < boundary;
     if (t.words.length === 0) {
       // No words to weigh: the whole result is a repeat when it lies within what is final.
       return isRepeat(t) ? undefined : t;
