@@ -78,8 +78,8 @@ export const streamingSubjects: readonly ProviderContractSubject[] = [
 ];
 
 /**
- * OpenAI's batch API behind the VAD: it only sends audio the VAD hears as speech, so it runs
- * the speech test (real speech) but not the scripted contract (silence with a script).
+ * OpenAI's batch API behind the VAD: one request per utterance the VAD hears (the contract's
+ * audio is voiced where its script speaks).
  */
 export const batchSubject: ProviderContractSubject = {
   name: 'openai-batch',
@@ -96,7 +96,7 @@ export const batchSubject: ProviderContractSubject = {
     ),
   vendorErrorClose: { code: 500, reason: 'The server had an error' },
   resilient,
-  interims: false,
+  batch: true,
 };
 
 /** Every cloud provider. */

@@ -33,25 +33,37 @@ function causeCodes(error: unknown): string[] {
   return codes;
 }
 
+/** When a request failed: the model lookup in `open()`, or an utterance mid-stream. */
+export type OpenAIBatchPhase = 'open' | 'request';
+
 /**
- * The kind of a failed HTTP answer to a transcription request. A request is always
- * mid-stream, so a 5xx is `dropped` (retryable) rather than `unreachable`.
+ * The kind of a failed HTTP answer. At open a 5xx is `unreachable` (the service is down);
+ * an utterance's request is mid-stream, so there it is `dropped`. Both are retryable.
  */
-function kindForStatus(status: number, code: string | null | undefined): ProviderFailureKind {
+function kindForStatus(
+  status: number,
+  code: string | null | undefined,
+  phase: OpenAIBatchPhase,
+): ProviderFailureKind {
   if (status === 401 || status === 403) return 'auth';
   // An exhausted quota is a 429 too, but waiting does not help: the account must be topped up.
   if (status === 429) return code === 'insufficient_quota' ? 'auth' : 'rate-limited';
   if (status === 408) return 'timeout';
   if (status >= 400 && status < 500) return 'rejected';
-  return 'dropped';
+  return phase === 'open' ? 'unreachable' : 'dropped';
 }
 
 /**
- * Turns whatever a transcription request threw into a fatal {@link providerFailure}: 401 →
- * `auth`, 429 → `rate-limited`, 5xx → `dropped`, other 4xx → `rejected`, a refused
- * connection → `unreachable`, a broken one → `dropped`, the request timeout → `timeout`.
+ * Turns whatever a request threw into a fatal {@link providerFailure}: 401 → `auth`, 429 →
+ * `rate-limited`, 5xx → `dropped` (`unreachable` at open), other 4xx → `rejected` (an
+ * unknown model is a 404), a refused connection → `unreachable`, a broken one → `dropped`
+ * (`unreachable` at open), the request timeout → `timeout`.
  */
-export function transcriptionFailure(error: unknown, sdk: OpenAIErrorClasses): EarshotError {
+export function transcriptionFailure(
+  error: unknown,
+  sdk: OpenAIErrorClasses,
+  phase: OpenAIBatchPhase = 'request',
+): EarshotError {
   if (error instanceof sdk.APIConnectionTimeoutError) {
     return providerFailure('timeout', 'OpenAI did not answer a transcription request in time', {
       cause: error,
@@ -60,7 +72,7 @@ export function transcriptionFailure(error: unknown, sdk: OpenAIErrorClasses): E
   }
   if (error instanceof sdk.APIConnectionError) {
     const codes = causeCodes(error);
-    const unreachable = codes.some((code) => UNREACHABLE_CODES.has(code));
+    const unreachable = phase === 'open' || codes.some((code) => UNREACHABLE_CODES.has(code));
     return providerFailure(
       unreachable ? 'unreachable' : 'dropped',
       unreachable
@@ -70,7 +82,7 @@ export function transcriptionFailure(error: unknown, sdk: OpenAIErrorClasses): E
     );
   }
   if (error instanceof sdk.APIError && typeof error.status === 'number') {
-    const kind = kindForStatus(error.status, error.code);
+    const kind = kindForStatus(error.status, error.code, phase);
     return providerFailure(kind, `OpenAI answered ${error.message}`, {
       cause: error,
       provider: PROVIDER,

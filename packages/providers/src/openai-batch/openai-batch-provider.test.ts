@@ -183,8 +183,9 @@ describe('openai-batch provider', () => {
 
   async function start(
     transcriber: Transcriber = scriptedTranscriber([{ text: 'hello world', start: 0.2, end: 0.9 }]),
+    options: { restrictedApiKey?: string } = {},
   ): Promise<OpenAIBatchEmulator> {
-    emulator = await startOpenAIBatchEmulator({ transcriber });
+    emulator = await startOpenAIBatchEmulator({ transcriber, ...options });
     return emulator;
   }
 
@@ -378,10 +379,58 @@ describe('openai-batch provider', () => {
 
   describe('failures', () => {
     it(
-      'fails the stream with auth at the first utterance when the key is refused',
+      'rejects open() with auth when the key is refused by the model lookup',
+      leakFree(async () => {
+        const emu = await start();
+        await expect(provider({ apiKey: 'sk-wrong-key' }).open(OPEN)).rejects.toMatchObject({
+          code: 'provider_unavailable',
+          details: { failure: 'auth', retryable: false, vendorCode: 401 },
+        });
+        expect(emu.connections).toEqual([]);
+      }),
+    );
+
+    it(
+      'opens with a restricted key that may transcribe but not read models',
+      leakFree(async () => {
+        await start(undefined, { restrictedApiKey: 'sk-restricted' });
+        const stream = await provider({ apiKey: 'sk-restricted' }).open(OPEN);
+        const r = record(stream);
+        writeLive(stream, pcm(silence(0.3), voice(1), silence(1)));
+        await stream.end();
+        expect(r.errors).toEqual([]);
+        expect(r.finals).toHaveLength(1);
+      }),
+    );
+
+    it(
+      'rejects open() with rejected when the model does not exist',
       leakFree(async () => {
         await start();
-        const stream = await provider({ apiKey: 'sk-wrong-key' }).open(OPEN);
+        await expect(provider({ model: 'whisper-9' }).open(OPEN)).rejects.toMatchObject({
+          code: 'provider_error',
+          details: { failure: 'rejected', retryable: false, vendorCode: 404 },
+        });
+      }),
+    );
+
+    it(
+      'rejects open() with unreachable (retryable) when OpenAI is overloaded (503) at open',
+      leakFree(async () => {
+        const emu = await start();
+        emu.faults = { refuseNext: 1 };
+        await expect(provider().open(OPEN)).rejects.toMatchObject({
+          code: 'provider_unavailable',
+          details: { failure: 'unreachable', retryable: true, vendorCode: 503 },
+        });
+      }),
+    );
+
+    it(
+      'with verifyOnOpen false, fails the stream with auth at the first utterance',
+      leakFree(async () => {
+        await start();
+        const stream = await provider({ apiKey: 'sk-wrong-key', verifyOnOpen: false }).open(OPEN);
         const r = record(stream);
         writeLive(stream, pcm(silence(0.3), voice(1), silence(1)));
         await r.closed;
@@ -417,20 +466,15 @@ describe('openai-batch provider', () => {
     );
 
     it(
-      'fails the stream with unreachable when nothing listens',
+      'rejects open() with unreachable when nothing listens',
       leakFree(async () => {
         const port = await closedPort();
-        const stream = await provider({ baseURL: `http://127.0.0.1:${port}/v1` }).open(OPEN);
-        const r = record(stream);
-        writeLive(stream, pcm(silence(0.3), voice(1)));
-        await stream.end();
-        expect(r.errors).toEqual([
-          {
-            code: 'provider_unavailable',
-            fatal: true,
-            details: expect.objectContaining({ failure: 'unreachable', retryable: true }),
-          },
-        ]);
+        await expect(
+          provider({ baseURL: `http://127.0.0.1:${port}/v1` }).open(OPEN),
+        ).rejects.toMatchObject({
+          code: 'provider_unavailable',
+          details: expect.objectContaining({ failure: 'unreachable', retryable: true }),
+        });
       }),
     );
 
@@ -479,11 +523,11 @@ describe('openai-batch provider', () => {
     );
 
     it(
-      'fails with dropped when OpenAI is overloaded (503)',
+      'fails with dropped when OpenAI is overloaded (503) mid-stream',
       leakFree(async () => {
         const emu = await start();
-        emu.faults = { refuseNext: 1 };
         const stream = await provider().open(OPEN);
+        emu.faults = { refuseNext: 1 };
         const r = record(stream);
         writeLive(stream, pcm(silence(0.3), voice(1), silence(1)));
         await r.closed;

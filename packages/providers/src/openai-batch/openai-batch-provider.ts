@@ -59,6 +59,13 @@ export interface OpenAIBatchProviderSettings {
   readonly concurrency?: number;
   /** How long one request may take before the stream fails with `timeout`, seconds. Defaults to 30. */
   readonly requestTimeoutSeconds?: number;
+  /**
+   * Look the model up (`GET /v1/models/{model}`) in `open()`, so a bad key, an unknown model
+   * or an endpoint that is down fails the open rather than the first utterance. One round
+   * trip per open, which a warm pool (`createResilientProvider({ warm })`) takes off the
+   * session's path. Defaults to true.
+   */
+  readonly verifyOnOpen?: boolean;
   /** Where the provider logs. Silent by default. */
   readonly logger?: Logger;
 }
@@ -82,6 +89,15 @@ function positive(name: string, value: number | undefined, fallback: number, max
   return v;
 }
 
+/** Whether `error` is OpenAI refusing a restricted key the `api.model.read` scope. */
+function lacksModelScope(error: unknown, sdk: typeof import('openai')): boolean {
+  return (
+    error instanceof sdk.APIError &&
+    (error.status === 401 || error.status === 403) &&
+    /missing scopes/i.test(error.message)
+  );
+}
+
 /** `en-US` → `en`; `auto` or empty → undefined (the model detects the language). */
 function isoLanguage(language: string): string | undefined {
   const primary = language.split(/[-_]/)[0]?.toLowerCase() ?? '';
@@ -94,8 +110,8 @@ function isoLanguage(language: string): string | undefined {
  * Earshot's voice activity detector cuts the stream into utterances; each is posted as a WAV
  * file and its answer becomes the utterance's one final, in spoken order. No interims.
  *
- * There is no cheap way to check a key, so `open()` does not call the API: a bad key or an
- * unreachable endpoint fails the stream at its first utterance (`auth`, `unreachable`).
+ * `open()` looks the model up, so a bad key (`auth`), an unknown model (`rejected`) or an
+ * endpoint that is down (`unreachable`) fails there, as with the streaming providers.
  *
  * @example
  * ```ts
@@ -178,6 +194,16 @@ export function createOpenAIBatchProvider(
         cause: error,
         provider: PROVIDER,
       });
+    }
+    if (settings.verifyOnOpen ?? true) {
+      try {
+        await client.models.retrieve(model, { ...(signal ? { signal } : {}) });
+      } catch (error) {
+        if (signal?.aborted) throw aborted();
+        // A restricted key may transcribe without reading models: it is not a bad key, and
+        // the first request will tell.
+        if (!lacksModelScope(error, sdk)) throw transcriptionFailure(error, sdk, 'open');
+      }
     }
     const detector = await createVoiceActivityDetector({ ...vadOptions, sampleRate: 16000 });
     if (signal?.aborted) {

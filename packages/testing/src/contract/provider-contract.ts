@@ -76,8 +76,13 @@ export interface ProviderContractSubject {
     primary: ContractProvider,
     options: { fallbacks?: ContractProvider[]; retry?: Record<string, number> },
   ): ContractProvider;
-  /** Whether the provider emits interims (openai-batch does not). Default true. */
-  readonly interims?: boolean;
+  /**
+   * Whether the provider posts one request per utterance its VAD hears (openai-batch) rather
+   * than holding a stream open: then no interims are expected, a drop mid-utterance is a
+   * request that dies mid-flight (set through `faults`), and connections are counted per request.
+   * Default false.
+   */
+  readonly batch?: boolean;
 }
 
 const AUDIO_SECONDS = 9.5;
@@ -106,10 +111,17 @@ function silence(format: EmulatorAudioFormat, seconds: number): Uint8Array {
   return new Uint8Array(bytes - (bytes % (format.encoding === 'pcm16' ? 2 : 1))).fill(fill);
 }
 
+/** Whether the 100 ms chunk `k` lies inside one of the script's utterances. */
+const spoken = (k: number) => {
+  const mid = (k + 0.5) * STAMP_SECONDS;
+  return CONTRACT_SCRIPT.some((u) => mid >= u.start && mid < u.end);
+};
+
 /**
  * Streams `seconds` of audio in 100 ms chunks, `paceMs` apart, calling `at` between chunks.
  * PCM16 chunks are stamped with their place in the session (see `stampedAudio`), so an
- * emulator reconnected mid-session hears the script from where the replay starts.
+ * emulator reconnected mid-session hears the script from where the replay starts, and are
+ * voiced where the script speaks, so a provider that listens through a VAD hears speech there.
  */
 async function stream(
   target: ContractStream,
@@ -122,7 +134,7 @@ async function stream(
   const chunks = Math.round(seconds / STAMP_SECONDS);
   for (let k = 0; k < chunks; k++) {
     const stamped = format.encoding === 'pcm16' && format.channels === 1;
-    target.write(stamped ? stampedAudio(k, format.sampleRate) : quiet);
+    target.write(stamped ? stampedAudio(k, format.sampleRate, { voiced: spoken(k) }) : quiet);
     await at?.((k + 1) * STAMP_SECONDS);
     await new Promise((resolve) => setTimeout(resolve, paceMs));
   }
@@ -149,7 +161,12 @@ async function settle(): Promise<void> {
  */
 export function describeProviderContract(subject: ProviderContractSubject): void {
   const format = subject.audio;
-  const interims = subject.interims ?? true;
+  const batch = subject.batch ?? false;
+  /** Cuts the provider off mid-utterance: drops the stream, or the next request in flight. */
+  const interrupt = (emulator: Emulator) => {
+    if (batch) emulator.faults = { dropAfterAudioSeconds: 0 };
+    else emulator.dropAll();
+  };
 
   describe(`${subject.name} provider contract`, () => {
     const emulators: Emulator[] = [];
@@ -193,7 +210,7 @@ export function describeProviderContract(subject: ProviderContractSubject): void
         expect(f.start).toBeCloseTo(CONTRACT_SCRIPT[i]!.start, 0);
         expect(f.end).toBeLessThanOrEqual(AUDIO_SECONDS + 0.5);
       });
-      if (interims) {
+      if (!batch) {
         expect(run.interims.length).toBeGreaterThan(0);
         for (const i of run.interims) expect(ids).toContain(i.segmentId);
       }
@@ -234,7 +251,7 @@ export function describeProviderContract(subject: ProviderContractSubject): void
       const s = await open(subject.createProvider(emulator, { apiKey: emulator.apiKey }));
       const run = listen(s);
       await stream(s, format, 3, (t) => {
-        if (Math.abs(t - 1.2) < 0.05) emulator.dropAll();
+        if (Math.abs(t - 1.2) < 0.05) interrupt(emulator);
       });
       await settle();
       const fatal = run.errors.find((e) => e.fatal);
@@ -250,7 +267,8 @@ export function describeProviderContract(subject: ProviderContractSubject): void
       };
       const s = await open(subject.createProvider(emulator, { apiKey: emulator.apiKey }));
       const run = listen(s);
-      await stream(s, format, 2);
+      // Past the first utterance's end, so a batch provider has posted it.
+      await stream(s, format, 3);
       await settle();
       expect(run.errors.find((e) => e.fatal)?.code).toMatch(/^provider_/);
       expect(run.closed).toBe(true);
@@ -265,11 +283,13 @@ export function describeProviderContract(subject: ProviderContractSubject): void
       const s = await open(provider);
       const run = listen(s);
       await stream(s, format, AUDIO_SECONDS, (t) => {
-        if (Math.abs(t - 4.5) < 0.05) emulator.dropAll(); // inside "jumps over the lazy dog"
+        if (Math.abs(t - 4.5) < 0.05) interrupt(emulator); // inside "jumps over the lazy dog"
       });
       await s.end();
       expect(words(run.finals)).toEqual(scriptWords);
-      expect(emulator.connections.length).toBe(2);
+      // A stream: the first connection and the one after the drop. Requests: one per
+      // utterance, plus the one that was dropped.
+      expect(emulator.connections.length).toBe(batch ? CONTRACT_SCRIPT.length + 1 : 2);
       expect(run.errors.filter((e) => e.fatal)).toEqual([]);
     });
 
@@ -293,7 +313,8 @@ export function describeProviderContract(subject: ProviderContractSubject): void
       });
       await s.end();
       expect(words(run.finals)).toEqual(scriptWords);
-      expect(secondary.connections.length).toBe(1);
+      // The utterances left after the primary went down, on one stream or one request each.
+      expect(secondary.connections.length).toBe(batch ? 2 : 1);
     });
 
     it('leaves no socket or timer behind once a stream has ended or been aborted', async () => {

@@ -16,6 +16,7 @@ export {
   type ScriptedTranscriberOptions,
   type ScriptedUtterance,
   STAMP_SECONDS,
+  type StampedAudioOptions,
   scriptedTranscriber,
   stampedAudio,
   type TranscribedUtterance,

@@ -172,6 +172,29 @@ describe('startOpenAIBatchEmulator', () => {
     expect(error.message).toMatch(message);
   });
 
+  it('looks models up: a transcription model, a missing one, a bad key, a restricted key', async () => {
+    emulator = await startOpenAIBatchEmulator({
+      transcriber: scriptedTranscriber([]),
+      restrictedApiKey: 'sk-restricted',
+    });
+    const get = (model: string, key = 'test-key') =>
+      fetch(`${emulator?.endpoint}/models/${model}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+    const known = await get('whisper-1');
+    expect(known.status).toBe(200);
+    expect(await known.json()).toMatchObject({ id: 'whisper-1', object: 'model' });
+    const missing = await get('whisper-9');
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error.code).toBe('model_not_found');
+    expect((await get('whisper-1', 'sk-wrong')).status).toBe(401);
+    const restricted = await get('whisper-1', 'sk-restricted');
+    expect(restricted.status).toBe(401);
+    expect((await restricted.json()).error.message).toMatch(/Missing scopes: api.model.read/);
+    expect((await post({ model: 'whisper-1' }, wav(1), 'sk-restricted')).status).toBe(200);
+    expect(emulator.connections).toHaveLength(1);
+  });
+
   it('answers 404 on other paths', async () => {
     await start();
     const res = await post({ model: 'whisper-1' }, wav(1), 'test-key', '/audio/translations-x');

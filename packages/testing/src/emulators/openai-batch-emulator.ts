@@ -24,6 +24,11 @@ import {
 export interface OpenAIBatchEmulatorOptions extends EmulatorOptions {
   /** Turns each request's audio into text: one session per request, ended at once. */
   readonly transcriber: Transcriber;
+  /**
+   * A second key that acts as a restricted key without the Models read permission: it may
+   * transcribe, but `GET /v1/models/{model}` answers it 401 "insufficient permissions".
+   */
+  readonly restrictedApiKey?: string;
 }
 
 /**
@@ -62,6 +67,13 @@ const LANGUAGE_NAMES: Readonly<Record<string, string>> = {
 };
 // Models that answer `verbose_json`, `srt` and `vtt`; the gpt-4o family answers json/text only.
 const VERBOSE_MODELS = new Set(['whisper-1']);
+// The transcription models `GET /v1/models/{model}` knows, with the owner the API names.
+const KNOWN_MODELS: Readonly<Record<string, string>> = {
+  'whisper-1': 'openai-internal',
+  'gpt-4o-transcribe': 'system',
+  'gpt-4o-mini-transcribe': 'system',
+  'gpt-4o-transcribe-diarize': 'system',
+};
 
 /** A request that ended in an HTTP answer rather than a transcription. */
 class HttpFailure extends Error {
@@ -98,7 +110,8 @@ const list = (value: string | string[] | undefined): string[] =>
  * Starts the emulator on `127.0.0.1`, on a free port. Point the SDK at it with
  * `new OpenAI({ apiKey: emulator.apiKey, baseURL: emulator.endpoint })`.
  *
- * It answers as OpenAI does: `Authorization: Bearer <key>` (another key → 401
+ * It answers as OpenAI does: `GET /v1/models/{model}` (the transcription models; others → 404
+ * `model_not_found`), and `Authorization: Bearer <key>` on every request (another key → 401
  * `invalid_api_key`), a multipart form with `file` (a WAV of 16-bit PCM, any rate; anything
  * else → 400 "Invalid file format") and `model`, and `response_format` `json` (default),
  * `text` or `verbose_json` (`whisper-1` only; `words` when `timestamp_granularities[]`
@@ -112,7 +125,7 @@ const list = (value: string | string[] | undefined): string[] =>
  * `close()`). `idleTimeoutSeconds` and `maxStreamSeconds` do not apply to a batch API and
  * are ignored.
  *
- * Each request is recorded as an {@link EmulatorConnection}: `config` holds the form fields
+ * Each transcription request (not a model lookup) is recorded as an {@link EmulatorConnection}: `config` holds the form fields
  * but the file, `audioBytes` the WAV's sample bytes, `closed.code` the HTTP status answered
  * (0 when the socket was dropped or the request never answered).
  *
@@ -167,6 +180,24 @@ export async function startOpenAIBatchEmulator(
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const modelPath = /^\/v1\/models\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && modelPath) {
+      req.resume();
+      try {
+        authorize(req);
+        if (bearerKey(req) === options.restrictedApiKey) {
+          throw invalidRequest(
+            401,
+            "You have insufficient permissions for this operation. Missing scopes: api.model.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+          );
+        }
+        answer(res, 200, describeModel(decodeURIComponent(modelPath[1] ?? '')));
+      } catch (error) {
+        if (!(error instanceof HttpFailure)) throw error;
+        answer(res, error.status, { error: error.body });
+      }
+      return;
+    }
     if (req.method !== 'POST' || url.pathname !== '/v1/audio/transcriptions') {
       req.resume();
       answer(res, 404, {
@@ -216,8 +247,8 @@ export async function startOpenAIBatchEmulator(
         "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
       );
     }
-    const key = header.slice('Bearer '.length);
-    if (faults.rejectAuth || key !== apiKey) {
+    const key = bearerKey(req);
+    if (faults.rejectAuth || (key !== apiKey && key !== options.restrictedApiKey)) {
       const shown = key.length > 8 ? `${key.slice(0, 3)}*****${key.slice(-4)}` : key;
       throw invalidRequest(
         401,
@@ -328,6 +359,18 @@ export async function startOpenAIBatchEmulator(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const bearerKey = (req: IncomingMessage) =>
+  (req.headers.authorization ?? '').slice('Bearer '.length);
+
+/** `GET /v1/models/{model}`'s answer, or its 404 for a model the API does not have. */
+function describeModel(model: string): unknown {
+  const owner = KNOWN_MODELS[model];
+  if (owner === undefined) {
+    throw invalidRequest(404, `The model '${model}' does not exist`, 'model', 'model_not_found');
+  }
+  return { id: model, object: 'model', created: 1677610602, owned_by: owner };
 }
 
 /** A transcription request, checked as OpenAI checks it. */

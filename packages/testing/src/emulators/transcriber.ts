@@ -112,13 +112,118 @@ export interface ScriptedTranscriberOptions {
 /** Length of one {@link stampedAudio} chunk, seconds. */
 export const STAMP_SECONDS = 0.1;
 
+// A stamp opens each chunk: a marker of four alternating samples, then index + 1 in base 4,
+// one digit (1..4) per sample. All within ±4 of zero, so a voice activity detector still
+// hears silence, and a band-limited voiced body never alternates like the marker.
+const STAMP_MARK = [3, -3, 3, -3] as const;
+const STAMP_DIGITS = 7; // 4^7 chunks: 27 minutes of audio
+const STAMP_LENGTH = STAMP_MARK.length + STAMP_DIGITS;
+// The voiced body: a 140 Hz buzz with its first ten harmonics, well inside int16 so it never
+// forms a stamp marker, loud enough that WebRTC VAD calls it speech.
+const BUZZ_HZ = 140;
+const BUZZ_HARMONICS = 10;
+const BUZZ_LEVEL = 2500;
+
+/** Options of {@link stampedAudio}. */
+export interface StampedAudioOptions {
+  /**
+   * Fill the chunk with a voiced buzz rather than silence, so a voice activity detector
+   * hears speech in it (for providers that only send what a VAD calls speech). Default false.
+   */
+  readonly voiced?: boolean;
+}
+
 /**
- * A 100 ms chunk of PCM16 (at `sampleRate`, mono) whose samples all hold its index + 1: near
- * silence that tells a stamped {@link scriptedTranscriber} where in the session it is.
+ * A 100 ms chunk of PCM16 (at `sampleRate`, mono) that tells a stamped
+ * {@link scriptedTranscriber} where in the session it is: it opens with a short, quiet stamp
+ * of its `index`; the rest is silence, or a voiced buzz with `voiced`.
  */
-export function stampedAudio(index: number, sampleRate: number): Uint8Array {
-  const samples = new Int16Array(Math.round(sampleRate * STAMP_SECONDS)).fill(index + 1);
+export function stampedAudio(
+  index: number,
+  sampleRate: number,
+  options: StampedAudioOptions = {},
+): Uint8Array {
+  const length = Math.round(sampleRate * STAMP_SECONDS);
+  const samples = new Int16Array(length);
+  if (options.voiced) {
+    const first = index * length;
+    for (let i = STAMP_LENGTH; i < length; i++) {
+      const t = (first + i) / sampleRate;
+      let v = 0;
+      for (let h = 1; h <= BUZZ_HARMONICS; h++) v += Math.sin(2 * Math.PI * BUZZ_HZ * h * t) / h;
+      samples[i] = Math.round(v * BUZZ_LEVEL);
+    }
+  }
+  samples.set(STAMP_MARK);
+  for (let d = 0, n = index + 1; d < STAMP_DIGITS; d++, n = Math.floor(n / 4)) {
+    samples[STAMP_LENGTH - 1 - d] = (n % 4) + 1;
+  }
   return new Uint8Array(samples.buffer);
+}
+
+/** The index + 1 a stamp holds, if `samples` are one. */
+function readStamp(samples: readonly number[]): number | undefined {
+  for (let i = 0; i < STAMP_MARK.length; i++) if (samples[i] !== STAMP_MARK[i]) return undefined;
+  let n = 0;
+  for (let i = STAMP_MARK.length; i < STAMP_LENGTH; i++) {
+    const digit = samples[i]! - 1;
+    if (digit < 0 || digit > 3) return undefined;
+    n = n * 4 + digit;
+  }
+  return n > 0 ? n : undefined;
+}
+
+/**
+ * Reads {@link stampedAudio} stamps from PCM16 arriving in pieces of any size (a piece may
+ * split a sample or a stamp), and keeps the session clock they imply.
+ */
+class StampReader {
+  /** Session seconds where this connection's audio began, once a stamp has been read. */
+  base: number | undefined;
+  private lastStamp: number | undefined;
+  private samplesSinceStamp = 0;
+  private samplesBeforeFirst = 0;
+  private carryByte: number | undefined;
+  private readonly recent: number[] = [];
+  private readonly chunkSamples: number;
+
+  constructor(private readonly sampleRate: number) {
+    this.chunkSamples = Math.round(sampleRate * STAMP_SECONDS);
+  }
+
+  /** Session seconds heard so far: the last stamp plus the samples after it, up to a chunk. */
+  get now(): number {
+    if (this.lastStamp === undefined) return 0;
+    return this.lastStamp + Math.min(this.samplesSinceStamp, this.chunkSamples) / this.sampleRate;
+  }
+
+  push(bytes: Uint8Array): void {
+    let i = 0;
+    if (this.carryByte !== undefined && bytes.byteLength > 0) {
+      this.sample((((bytes[0]! << 8) | this.carryByte) << 16) >> 16);
+      this.carryByte = undefined;
+      i = 1;
+    }
+    for (; i + 1 < bytes.byteLength; i += 2) {
+      this.sample((((bytes[i + 1]! << 8) | bytes[i]!) << 16) >> 16);
+    }
+    if (i < bytes.byteLength) this.carryByte = bytes[i];
+  }
+
+  private sample(value: number): void {
+    this.samplesSinceStamp++;
+    if (this.base === undefined) this.samplesBeforeFirst++;
+    const recent = this.recent;
+    recent.push(value);
+    if (recent.length > STAMP_LENGTH) recent.shift();
+    const stamp = recent.length === STAMP_LENGTH ? readStamp(recent) : undefined;
+    if (stamp !== undefined) {
+      const chunkStart = (stamp - 1) * STAMP_SECONDS;
+      this.lastStamp = chunkStart;
+      this.samplesSinceStamp = STAMP_LENGTH;
+      this.base ??= chunkStart - (this.samplesBeforeFirst - STAMP_LENGTH) / this.sampleRate;
+    }
+  }
 }
 
 class ScriptedSession extends EventEmitter<TranscriberEvents> implements TranscriberSession {
@@ -128,18 +233,18 @@ class ScriptedSession extends EventEmitter<TranscriberEvents> implements Transcr
   private closed = false;
   private readonly byteRate: number;
 
-  /** Stamped mode: session seconds of the script heard so far, and where this connection began. */
-  private stampNow = 0;
-  private stampBase: number | undefined;
+  /** Stamped mode: the session clock read from the audio's stamps. */
+  private readonly stamps: StampReader | undefined;
 
   constructor(
     private readonly script: readonly ScriptedUtterance[],
     format: EmulatorAudioFormat,
     private readonly finalDelay: number,
-    private readonly stamped: boolean,
+    stamped: boolean,
   ) {
     super();
     this.byteRate = bytesPerSecond(format);
+    this.stamps = stamped ? new StampReader(format.sampleRate) : undefined;
   }
 
   get audioSeconds(): number {
@@ -149,35 +254,26 @@ class ScriptedSession extends EventEmitter<TranscriberEvents> implements Transcr
   write(bytes: Uint8Array): void {
     if (this.closed) return;
     this.bytes += bytes.byteLength;
-    if (this.stamped) this.readStamps(bytes);
+    if (this.stamps) this.readStamps(this.stamps, bytes);
     this.advance(false);
   }
 
-  private readStamps(bytes: Uint8Array): void {
-    const samples = new Int16Array(
-      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + (bytes.byteLength & ~1)),
-    );
-    for (const value of samples) {
-      if (value <= 0) continue; // keepalive silence carries no stamp
-      if (this.stampBase === undefined) {
-        this.stampBase = (value - 1) * STAMP_SECONDS;
-        // Utterances over before this connection began were heard by an earlier one.
-        while ((this.script[this.next]?.end ?? Number.POSITIVE_INFINITY) <= this.stampBase) {
-          this.next++;
-        }
-      }
-      this.stampNow = value * STAMP_SECONDS;
-    }
+  private readStamps(stamps: StampReader, bytes: Uint8Array): void {
+    const known = stamps.base !== undefined;
+    stamps.push(bytes);
+    if (known || stamps.base === undefined) return;
+    // Utterances over before this connection began were heard by an earlier one.
+    while ((this.script[this.next]?.end ?? Number.POSITIVE_INFINITY) <= stamps.base) this.next++;
   }
 
   /** Where the script is now, in script (session) seconds. */
   private get scriptNow(): number {
-    return this.stamped ? this.stampNow : this.audioSeconds;
+    return this.stamps ? this.stamps.now : this.audioSeconds;
   }
 
   /** Script seconds as seconds of this connection's audio. */
   private local(t: number): number {
-    return this.stamped ? Math.max(0, t - (this.stampBase ?? 0)) : t;
+    return this.stamps ? Math.max(0, t - (this.stamps.base ?? 0)) : t;
   }
 
   finalize(): void {
