@@ -7,6 +7,14 @@ export {
   resourcesAddedSince,
   until,
 } from './leaks.js';
+export {
+  makeOpusFixtures,
+  OPUS_FIXTURE_RECORDING,
+  type OpusFixtures,
+  randomChunks,
+  readPcm16,
+  toLiveWebm,
+} from './opus-fixtures.js';
 export { referenceTranscript } from './reference-transcript.js';
 export { seededRandom } from './seeded-random.js';
 export {

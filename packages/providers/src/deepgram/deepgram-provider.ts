@@ -53,7 +53,10 @@ export interface DeepgramProvider extends SttProvider {
 const DEFAULT_BASE_URL = 'wss://api.deepgram.com';
 const DEFAULT_MODEL = 'nova-3';
 
-/** PCM16 mono at every rate Earshot accepts that Deepgram takes as `linear16`, plus G.711. */
+/**
+ * PCM16 mono at every rate Earshot accepts that Deepgram takes as `linear16`, G.711, and
+ * browsers' WebM/Opus and Ogg/Opus, passed through untouched (Deepgram reads the container).
+ */
 const INPUT_FORMATS: readonly AudioFormat[] = Object.freeze(
   [
     ...[8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000].map((sampleRate) => ({
@@ -63,10 +66,19 @@ const INPUT_FORMATS: readonly AudioFormat[] = Object.freeze(
     })),
     { encoding: 'mulaw' as const, sampleRate: 8000, channels: 1 },
     { encoding: 'alaw' as const, sampleRate: 8000, channels: 1 },
+    { encoding: 'webm-opus' as const, sampleRate: 48000, channels: 1 },
+    { encoding: 'ogg-opus' as const, sampleRate: 48000, channels: 1 },
   ].map((format) => Object.freeze(format)),
 );
 
-const DEEPGRAM_ENCODING = { pcm16: 'linear16', mulaw: 'mulaw', alaw: 'alaw' } as const;
+// Containers have none: Deepgram reads the format from their header.
+const DEEPGRAM_ENCODING = {
+  pcm16: 'linear16',
+  mulaw: 'mulaw',
+  alaw: 'alaw',
+  'webm-opus': undefined,
+  'ogg-opus': undefined,
+} as const;
 
 /**
  * Creates the `deepgram` provider: Deepgram's live `/v1/listen` WebSocket through
@@ -170,7 +182,7 @@ function deepgramEncoding(
 /** The `/v1/listen` query: Earshot's defaults, then settings, then the stream's own options. */
 export function listenQuery(
   options: SttStreamOptions,
-  encoding: string,
+  encoding: string | undefined,
   settings: DeepgramProviderSettings,
 ): Record<string, string | string[]> {
   const model = String(options.providerOptions?.model ?? settings.model ?? DEFAULT_MODEL);
@@ -186,8 +198,14 @@ export function listenQuery(
     ...settings.options,
     ...options.providerOptions,
   };
-  // The audio is what it is: these follow the stream's format whatever the options say.
-  Object.assign(merged, { encoding, sample_rate: options.audio.sampleRate, channels: 1 });
+  // The audio is what it is: these follow the stream's format whatever the options say. A
+  // container declares its own, and Deepgram wants none of them then.
+  Object.assign(
+    merged,
+    encoding === undefined
+      ? { encoding: undefined, sample_rate: undefined, channels: undefined }
+      : { encoding, sample_rate: options.audio.sampleRate, channels: 1 },
+  );
   // Deepgram sends UtteranceEnd only with interim results on; they are dropped when unwanted.
   merged.interim_results = options.interimResults || merged.utterance_end_ms != null;
   const query: Record<string, string | string[]> = {};

@@ -26,6 +26,11 @@ export class ReplayBuffer {
     return this.end;
   }
 
+  /** Session byte offset of the oldest byte held. */
+  get oldest(): number {
+    return this.entries[0]?.at ?? this.end;
+  }
+
   /** Bytes held. */
   get size(): number {
     return this.held;

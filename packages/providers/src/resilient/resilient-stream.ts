@@ -1,10 +1,4 @@
-import {
-  type AudioFormat,
-  bytesPerSecond,
-  EarshotError,
-  type Logger,
-  silentLogger,
-} from '@earshot/protocol';
+import { EarshotError, type Logger, silentLogger } from '@earshot/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { failureKindOf, isRetryableFailure } from '../shared/provider-failure.js';
 import type {
@@ -14,8 +8,8 @@ import type {
   SttStreamEvents,
   SttStreamOptions,
 } from '../stt-provider.js';
-import { ReplayBuffer } from './replay-buffer.js';
 import type { RetryPolicy, RetryPolicyOptions } from './retry-policy.js';
+import { createSessionAudio, type SessionAudio } from './session-audio.js';
 import { TranscriptJoiner } from './transcript-joiner.js';
 import { UpstreamClock } from './upstream-clock.js';
 
@@ -88,7 +82,6 @@ const TICK_MS = 250;
 // A rollover waits for the finals to be at most this far behind the audio, seconds.
 const PAUSE_CATCH_UP_SECONDS = 3;
 // Silence bytes per encoding: G.711's zero is not the byte 0.
-const SILENCE_BYTE: Readonly<Record<string, number>> = { pcm16: 0, mulaw: 0xff, alaw: 0xd5 };
 
 /**
  * A stream that outlives its upstreams. It owns every policy the issue list of framework
@@ -99,17 +92,15 @@ const SILENCE_BYTE: Readonly<Record<string, number>> = { pcm16: 0, mulaw: 0xff, 
  * watchdog, a bounded wait for the last final, and failover to the next provider when one is
  * down past its budget. Errors reach the session only when recovery fails.
  *
- * Audio must be raw (pcm16, mulaw, alaw): the session's audio pipeline decodes containers
- * before the provider, so a replay never needs a container header.
+ * Audio is raw (pcm16, mulaw, alaw) or, for a provider that takes containers, WebM/Opus or
+ * Ogg/Opus: a replay then starts at a block or page boundary behind the container header.
  */
 export class ResilientStream extends EventEmitter<SttStreamEvents> implements SttStream {
   /** What happened so far. */
   readonly stats: ResilientStreamStats;
   private readonly logger: Logger;
-  private readonly buffer: ReplayBuffer;
+  private readonly audio: SessionAudio;
   private readonly joiner: TranscriptJoiner;
-  private readonly byteRate: number;
-  private readonly frameBytes: number;
   private readonly settings: Required<
     Omit<ResilienceSettings, 'retry' | 'logger' | 'rolloverLeadSeconds'>
   > & {
@@ -151,9 +142,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
         ? {}
         : { rolloverLeadSeconds: settings.rolloverLeadSeconds }),
     };
-    this.byteRate = byteRateOf(options.audio);
-    this.frameBytes = (options.audio.encoding === 'pcm16' ? 2 : 1) * options.audio.channels;
-    this.buffer = new ReplayBuffer(Math.ceil(this.settings.maxReplaySeconds * this.byteRate));
+    this.audio = createSessionAudio(options.audio, this.settings.maxReplaySeconds);
     this.joiner = new TranscriptJoiner(streamId);
     this.stats = {
       provider: slots[0]!.provider.name,
@@ -193,10 +182,10 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     if (this.state === 'closed' || this.state === 'ending' || chunk.byteLength === 0) return;
     const now = Date.now();
     this.firstWriteMs ??= now;
-    this.buffer.push(chunk, now);
+    const seconds = this.audio.push(chunk, now);
     const up = this.current;
     if (up === undefined || this.state === 'recovering') return; // the replay will carry it
-    this.send(up, chunk, now);
+    this.send(up, chunk, seconds, now);
     this.considerRollover(up);
   }
 
@@ -284,7 +273,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       serial: ++this.serial,
       slot: slotIndex,
       stream,
-      clock: new UpstreamClock(start / this.byteRate),
+      clock: new UpstreamClock(start),
       lastWriteMs: now,
       lastEventMs: now,
       openSegment: false,
@@ -295,25 +284,21 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     return upstream;
   }
 
-  /** Session byte where a new upstream's audio starts: the end of the last final, frame-aligned. */
+  /** Session second where a new upstream's audio starts: the end of the last final. */
   private replayStart(): number {
-    const position = Math.floor((this.joiner.finalEnd * this.byteRate) / this.frameBytes);
-    return Math.min(position * this.frameBytes, this.buffer.position);
+    return Math.min(this.joiner.finalEnd, this.audio.seconds);
   }
 
-  /** Gives a new upstream every byte since the last final; its clock starts there. */
+  /** Gives a new upstream the audio since the last final; its clock starts there. */
   private replay(up: Upstream): void {
-    const { start, chunks } = this.buffer.from(this.replayStart());
-    let bytes = 0;
-    for (const chunk of chunks) {
-      up.stream.write(chunk);
-      bytes += chunk.byteLength;
-    }
-    // The clock starts where the replay really starts (older audio may have overflowed).
-    up.clock = new UpstreamClock(start / this.byteRate);
-    up.clock.advance(bytes / this.byteRate);
+    const replay = this.audio.replay(this.replayStart());
+    for (const chunk of replay.chunks) up.stream.write(chunk);
+    // The clock starts where the replay really starts (older audio may have overflowed; a
+    // container replays from the block or page before).
+    up.clock = new UpstreamClock(replay.start);
+    up.clock.advance(replay.seconds);
     up.lastWriteMs = Date.now();
-    this.stats.replayedSeconds += bytes / this.byteRate;
+    this.stats.replayedSeconds += replay.seconds;
   }
 
   private wire(up: Upstream): void {
@@ -392,10 +377,9 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     const now = Date.now();
     if (this.firstWriteMs !== undefined) this.stats.firstTranscriptMs ??= now - this.firstWriteMs;
     if (out.isFinal) {
-      const endByte = Math.floor(out.end * this.byteRate);
-      const writtenAt = this.buffer.wallTimeOf(endByte);
+      const writtenAt = this.audio.wallTimeOf(out.end);
       if (writtenAt !== undefined) this.stats.finalLatenciesMs.push(now - writtenAt);
-      this.buffer.trimBefore(this.replayStart());
+      this.audio.trimBefore(this.replayStart());
     }
     this.emitOpen('transcript', out);
   }
@@ -492,7 +476,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     }
     // Switch at a pause: no utterance open and the finals caught up with the audio (so the
     // next upstream's replay is short); at the latest two seconds before the limit.
-    const behind = (this.buffer.position - this.replayStart()) / this.byteRate;
+    const behind = this.audio.seconds - this.replayStart();
     const atPause = !up.openSegment && behind < PAUSE_CATCH_UP_SECONDS;
     const hard = age >= limit - Math.min(2, lead / 2);
     if (this.next !== undefined && (atPause || hard)) this.rollover(up, this.next);
@@ -550,18 +534,18 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       up.lastWriteMs = now;
       return;
     }
-    // No keepalive message: real-time silence, which the session clock does not count.
-    const seconds = Math.min(silentForMs / 1000, 5);
-    const bytes = Math.floor((seconds * this.byteRate) / this.frameBytes) * this.frameBytes;
-    const silence = new Uint8Array(bytes).fill(SILENCE_BYTE[this.options.audio.encoding] ?? 0);
-    up.stream.write(silence);
-    up.clock.insertSilence(bytes / this.byteRate);
+    // No keepalive message: real-time silence, which the session clock does not count. A
+    // container cannot take spliced-in silence; its upstream is left to its idle timeout.
+    const silence = this.audio.silence(Math.min(silentForMs / 1000, 5));
+    if (silence === undefined) return;
+    up.stream.write(silence.chunk);
+    up.clock.insertSilence(silence.seconds);
     up.lastWriteMs = now;
   }
 
-  private send(up: Upstream, chunk: Uint8Array, now: number): void {
+  private send(up: Upstream, chunk: Uint8Array, seconds: number, now: number): void {
     up.stream.write(chunk);
-    up.clock.advance(chunk.byteLength / this.byteRate);
+    up.clock.advance(seconds);
     up.lastWriteMs = now;
   }
 
@@ -638,17 +622,4 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       this.sleeps.add(entry);
     });
   }
-}
-
-/** Bytes per second of a raw format; containers are refused (the pipeline decodes them). */
-function byteRateOf(audio: AudioFormat): number {
-  const rate = bytesPerSecond(audio);
-  if (rate === undefined) {
-    throw new EarshotError(
-      'unsupported_audio_format',
-      `the resilient layer replays raw audio only, not ${audio.encoding}`,
-      { fatal: true },
-    );
-  }
-  return rate;
 }

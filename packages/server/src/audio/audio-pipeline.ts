@@ -1,4 +1,5 @@
 import { type AudioFormat, bytesPerSecond, EarshotError, readWavHeader } from '@earshot/protocol';
+import { OpusContainerClock } from '@earshot/providers/containers';
 import type { AudioSink, AudioStage } from './audio-stage.js';
 import { describePlan, type PipelinePlan, planPipeline } from './pipeline-plan.js';
 import { createStepStage, type StageOptions } from './pipeline-stages.js';
@@ -27,6 +28,8 @@ export class AudioPipeline {
   private currentPlan: PipelinePlan;
   private outputBytes = 0;
   private outputByteRate: number;
+  /** A container passed through untouched: timed by its Opus packets, as nothing decodes it. */
+  private containerClock: OpusContainerClock | undefined;
   private destroyed = false;
   private tornFrameReported = false;
   /** A WAV file sent as a stream is cut wherever the sender likes: no frame check then. */
@@ -49,6 +52,17 @@ export class AudioPipeline {
       accepted,
     );
     this.outputByteRate = bytesPerSecond(this.currentPlan.output) ?? 0;
+    const { output } = this.currentPlan;
+    if (output.encoding === 'webm-opus' || output.encoding === 'ogg-opus') {
+      // Passed through, so no stage reads it: this clock does, and reports what is not Opus.
+      this.containerClock = new OpusContainerClock(output.encoding, {
+        invalid: (message, fatal) => {
+          const error = new EarshotError('invalid_audio', message, { fatal });
+          if (fatal) this.fail(error);
+          else this.sink.error(error);
+        },
+      });
+    }
     if (this.head === 'flowing') this.build();
   }
 
@@ -67,6 +81,7 @@ export class AudioPipeline {
 
   /** Seconds of audio delivered to the provider: the session's audio clock. */
   get outputSeconds(): number {
+    if (this.containerClock) return this.containerClock.seconds;
     return this.outputByteRate > 0 ? this.outputBytes / this.outputByteRate : 0;
   }
 
@@ -214,6 +229,8 @@ export class AudioPipeline {
 
   private deliver(bytes: Uint8Array): void {
     this.outputBytes += bytes.byteLength;
+    this.containerClock?.write(bytes);
+    if (this.destroyed) return; // the clock found bytes that are not Opus
     this.sink.data(bytes);
   }
 

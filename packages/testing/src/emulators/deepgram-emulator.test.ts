@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { makeOpusFixtures, type OpusFixtures, randomChunks } from '../opus-fixtures.js';
 import {
   DEEPGRAM_NET0001_REASON,
   type DeepgramEmulator,
@@ -128,6 +129,7 @@ describe('the Deepgram emulator: handshake', () => {
     for (const query of [
       'encoding=opus',
       'encoding=linear16',
+      'sample_rate=16000',
       `${PCM_16K}&model=nova-3&keywords=earshot`,
     ]) {
       const answer = await refusal(connect(query));
@@ -146,6 +148,7 @@ describe('the Deepgram emulator: handshake', () => {
     ).toEqual({
       model: 'nova-2',
       format: { encoding: 'mulaw', sampleRate: 8000, channels: 1 },
+      containerized: false,
       interimResults: true,
       vadEvents: true,
       utteranceEndMs: 1000,
@@ -153,6 +156,42 @@ describe('the Deepgram emulator: handshake', () => {
       diarize: true,
       punctuate: true,
     });
+  });
+});
+
+describe('the Deepgram emulator: containerized audio', () => {
+  let fixtures: OpusFixtures | undefined;
+  afterAll(() => fixtures?.cleanup());
+
+  it('decodes a container sent without encoding (WebM/Opus) and transcribes what it holds', async () => {
+    fixtures ??= await makeOpusFixtures();
+    await start({ transcriber: scriptedTranscriber([{ text: 'hello world', start: 1, end: 2 }]) });
+    const client = connect('interim_results=false');
+    await opened(client);
+    for (const piece of randomChunks(fixtures.liveWebm, 3, 2000)) client.ws.send(piece);
+    client.ws.send(JSON.stringify({ type: 'CloseStream' }));
+    expect(await client.closed).toMatchObject({ code: 1000 });
+    const finals = client.messages.filter((m) => m.type === 'Results' && m.is_final);
+    expect(
+      finals.map(
+        (m) =>
+          (m.channel as { alternatives: { transcript: string }[] }).alternatives[0]?.transcript,
+      ),
+    ).toContain('hello world');
+    const metadata = client.messages.find((m) => m.type === 'Metadata');
+    expect(metadata?.duration).toBeCloseTo(7.1, 0);
+    expect(emulator?.connections[0]?.config).toMatchObject({ containerized: true });
+  });
+
+  it('closes with 1008 DATA-0000 when a container is not audio', async () => {
+    await start();
+    const client = connect('interim_results=false');
+    await opened(client);
+    client.ws.send(Buffer.from('this is not audio at all, not even close'.repeat(100)));
+    client.ws.send(JSON.stringify({ type: 'CloseStream' }));
+    const closed = await client.closed;
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toMatch(/^DATA-0000/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
+import { ContainerDecoder } from './container-decoder.js';
 import {
   EMULATOR_API_KEY,
   type Emulator,
@@ -25,6 +26,11 @@ export const DEEPGRAM_NET0001_REASON =
   'Deepgram did not receive audio data or a text message within the timeout window. See https://dpgr.am/net0001';
 /** Deepgram's `channel_index` / `channel` for channel 0 of a one-channel stream. */
 const CHANNEL = [0, 1];
+// What containerized audio is decoded to for the transcriber.
+const CONTAINER_DECODE_RATE = 16000;
+// Deepgram's close when the payload is not audio it can decode.
+const DEEPGRAM_DATA_0000_REASON =
+  'DATA-0000: The payload cannot be decoded as audio. It is either not audio data or is a codec unsupported by Deepgram.';
 const RAW_ENCODINGS = { linear16: 'pcm16', mulaw: 'mulaw', alaw: 'alaw' } as const;
 /** Encodings Deepgram accepts that this emulator cannot hear (it only counts raw bytes). */
 const OTHER_DEEPGRAM_ENCODINGS = new Set([
@@ -62,8 +68,13 @@ export interface DeepgramEmulator extends Emulator {
 export interface DeepgramListenConfig {
   /** `model`, reported back in `metadata.model_info`. */
   readonly model: string;
-  /** `encoding`, `sample_rate`, `channels`: what the binary frames hold. */
+  /**
+   * `encoding`, `sample_rate`, `channels`: what the binary frames hold. For containerized
+   * audio (no `encoding`), the PCM16 16 kHz mono it is decoded to.
+   */
   readonly format: EmulatorAudioFormat;
+  /** No `encoding`: the frames are a container (WebM, Ogg, …) that FFmpeg decodes, as Deepgram reads one. */
+  readonly containerized: boolean;
   /** `interim_results=true`: send `is_final:false` partials. */
   readonly interimResults: boolean;
   /** `vad_events=true`: send `SpeechStarted`. */
@@ -205,16 +216,18 @@ function refusal(
 export function parseListenQuery(query: URLSearchParams): DeepgramListenConfig | string {
   const model = query.get('model') ?? 'base';
   const encodingName = query.get('encoding');
-  if (encodingName === null) {
-    return 'The emulator needs raw audio: set encoding (linear16, mulaw or alaw) and sample_rate.';
+  if (encodingName === null && query.get('sample_rate') !== null) {
+    return 'sample_rate requires encoding: containerized audio declares its own.';
   }
-  const encoding = RAW_ENCODINGS[encodingName as keyof typeof RAW_ENCODINGS];
+  const encoding =
+    encodingName === null ? 'pcm16' : RAW_ENCODINGS[encodingName as keyof typeof RAW_ENCODINGS];
   if (encoding === undefined) {
-    return OTHER_DEEPGRAM_ENCODINGS.has(encodingName)
-      ? `The emulator cannot decode encoding ${encodingName}; use linear16, mulaw or alaw.`
+    return OTHER_DEEPGRAM_ENCODINGS.has(encodingName ?? '')
+      ? `The emulator cannot decode encoding ${encodingName}; use linear16, mulaw or alaw, or send a container without encoding.`
       : `Invalid encoding: ${encodingName}.`;
   }
-  const sampleRate = Number(query.get('sample_rate'));
+  const sampleRate =
+    encodingName === null ? CONTAINER_DECODE_RATE : Number(query.get('sample_rate'));
   if (!Number.isInteger(sampleRate) || sampleRate < 8000 || sampleRate > 48000) {
     return 'sample_rate is required with a raw encoding and must be an integer from 8000 to 48000.';
   }
@@ -233,7 +246,8 @@ export function parseListenQuery(query: URLSearchParams): DeepgramListenConfig |
   const flag = (name: string) => query.get(name) === 'true';
   return {
     model,
-    format: { encoding, sampleRate, channels },
+    format: { encoding, sampleRate, channels: encodingName === null ? 1 : channels },
+    containerized: encodingName === null,
     interimResults: flag('interim_results'),
     vadEvents: flag('vad_events'),
     utteranceEndMs,
@@ -278,6 +292,9 @@ class ListenConnection {
   private lastSpeechStart: number | undefined;
   private pendingUtteranceEnd: number | undefined;
   private done = false;
+  /** Containerized audio: FFmpeg, and the bytes of PCM it has decoded. */
+  private readonly decoder: ContainerDecoder | undefined;
+  private decodedBytes = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -287,6 +304,12 @@ class ListenConnection {
     private readonly context: ListenConnectionContext,
   ) {
     this.byteRate = bytesPerSecond(config.format);
+    this.decoder = config.containerized
+      ? new ContainerDecoder(config.format.sampleRate, {
+          pcm: (pcm) => this.hear(pcm),
+          undecodable: () => this.closeWith(1008, DEEPGRAM_DATA_0000_REASON),
+        })
+      : undefined;
     context.session.on('utterance', (u) => this.onUtterance(u));
     context.session.on('speech', (start) => this.onSpeech(start));
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
@@ -297,8 +320,9 @@ class ListenConnection {
     this.armIdleTimer();
   }
 
+  /** Seconds of audio heard: the bytes received, or for a container those decoded. */
   private get audioSeconds(): number {
-    return this.record.audioBytes / this.byteRate;
+    return (this.decoder ? this.decodedBytes : this.record.audioBytes) / this.byteRate;
   }
 
   /** Stops timers and the transcriber. Idempotent. */
@@ -306,6 +330,7 @@ class ListenConnection {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.idleTimer);
+    this.decoder?.kill();
     this.context.session.close();
     this.context.onDisposed();
   }
@@ -323,8 +348,16 @@ class ListenConnection {
       return;
     }
     this.record.audioBytes += data.byteLength;
+    if (this.decoder) this.decoder.write(data);
+    else this.hear(data);
+  }
+
+  /** Audio the transcriber can hear: raw frames as they come, or a container decoded. */
+  private hear(pcm: Uint8Array): void {
+    if (this.done) return;
+    if (this.decoder) this.decodedBytes += pcm.byteLength;
     if (this.applyAudioFault()) return;
-    this.context.session.write(data);
+    this.context.session.write(pcm);
     this.maybeUtteranceEnd();
   }
 
@@ -397,6 +430,8 @@ class ListenConnection {
   private async closeStream(): Promise<void> {
     if (this.clock.stalled) return;
     this.cause = 'close';
+    await this.decoder?.end();
+    if (this.done) return;
     await this.context.session.end();
     this.cause = 'pause';
     if (this.done) return;

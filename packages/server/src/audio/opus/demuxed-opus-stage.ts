@@ -1,8 +1,8 @@
 import { type AudioFormat, EarshotError } from '@earshot/protocol';
+import type { OpusHead } from '@earshot/providers/containers';
 import type { AudioSink, AudioStage } from '../audio-stage.js';
 import {
   OPUS_SAMPLE_RATE,
-  type OpusHead,
   OpusPacketDecoder,
   type OpusPacketDecoderOptions,
 } from './opus-packet-decoder.js';

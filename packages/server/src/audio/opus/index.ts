@@ -4,23 +4,14 @@ export {
   type FfmpegOpusStageOptions,
   type OpusContainer,
 } from './ffmpeg-stage.js';
-export { OggDemuxer, type OggDemuxerEvents, type OggDemuxerOptions } from './ogg-demuxer.js';
 export { OggOpusStage, type OggOpusStageOptions } from './ogg-opus-stage.js';
 export {
   isOpusDecodeRate,
   OPUS_DECODE_RATES,
   OPUS_SAMPLE_RATE,
   type OpusDecodeRate,
-  type OpusHead,
   OpusPacketDecoder,
   type OpusPacketDecoderOptions,
-  parseOpusHead,
 } from './opus-packet-decoder.js';
 export { createOpusStage, type OpusDecoderKind, type OpusStageOptions } from './opus-stage.js';
-export {
-  WebmDemuxer,
-  type WebmDemuxerEvents,
-  type WebmDemuxerOptions,
-  type WebmOpusTrack,
-} from './webm-demuxer.js';
 export { WebmOpusStage, type WebmOpusStageOptions } from './webm-opus-stage.js';

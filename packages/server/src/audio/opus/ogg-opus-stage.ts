@@ -1,6 +1,6 @@
+import { OggDemuxer, type OggDemuxerOptions } from '@earshot/providers/containers';
 import type { AudioSink } from '../audio-stage.js';
 import { DemuxedOpusStage } from './demuxed-opus-stage.js';
-import { OggDemuxer, type OggDemuxerOptions } from './ogg-demuxer.js';
 import type { OpusPacketDecoderOptions } from './opus-packet-decoder.js';
 
 /** Options of {@link OggOpusStage}. */

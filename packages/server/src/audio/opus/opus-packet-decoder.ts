@@ -1,4 +1,5 @@
 import { EarshotError } from '@earshot/protocol';
+import type { OpusHead } from '@earshot/providers/containers';
 import type { AudioSink } from '../audio-stage.js';
 import {
   MAX_OPUS_PACKET_BYTES,
@@ -9,55 +10,6 @@ import {
 
 /** Opus always decodes at 48 kHz; it is the rate every Opus stage of Earshot emits. */
 export const OPUS_SAMPLE_RATE = 48000;
-
-/**
- * What an Opus stream's identification header (`OpusHead`, RFC 7845 §5.1) says: the part a
- * decoder needs. Ogg carries it as the first packet; WebM as the track's `CodecPrivate`.
- */
-export interface OpusHead {
-  /** Channels coded in the stream, 1–255 (Earshot decodes 1 or 2). */
-  readonly channels: number;
-  /** Samples at 48 kHz to drop from the start: the encoder's look-ahead. */
-  readonly preSkip: number;
-  /** The rate of the audio before encoding; informational only (Opus decodes at 48 kHz). */
-  readonly inputSampleRate: number;
-  /** Gain to apply on output, in dB (Q7.8 in the header). */
-  readonly outputGainDb: number;
-  /** 0 for mono/stereo; anything else is a multistream layout. */
-  readonly mappingFamily: number;
-}
-
-/**
- * Reads an `OpusHead` packet, or returns `undefined` when `bytes` is not one.
- *
- * @example
- * ```ts
- * const head = parseOpusHead(firstOggPacket); // { channels: 1, preSkip: 312, … }
- * ```
- */
-export function parseOpusHead(bytes: Uint8Array): OpusHead | undefined {
-  if (bytes.byteLength < 19 || !startsWithAscii(bytes, 'OpusHead')) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint8(8);
-  // RFC 7845: a major version other than 0 (upper nibble) is an incompatible stream.
-  if (version >> 4 !== 0) return undefined;
-  const channels = view.getUint8(9);
-  if (channels === 0) return undefined;
-  return {
-    channels,
-    preSkip: view.getUint16(10, true),
-    inputSampleRate: view.getUint32(12, true),
-    outputGainDb: view.getInt16(16, true) / 256,
-    mappingFamily: view.getUint8(18),
-  };
-}
-
-/** Whether `bytes` begins with the ASCII text `magic`. */
-export function startsWithAscii(bytes: Uint8Array, magic: string): boolean {
-  if (bytes.byteLength < magic.length) return false;
-  for (let i = 0; i < magic.length; i++) if (bytes[i] !== magic.charCodeAt(i)) return false;
-  return true;
-}
 
 /** Options of {@link OpusPacketDecoder}. */
 export interface OpusPacketDecoderOptions {

@@ -1,7 +1,7 @@
+import { WebmDemuxer } from '@earshot/providers/containers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeOpusFixtures, type OpusFixtures } from './__fixtures__/opus-fixtures.js';
 import { type OpusDecoderState, OpusWasmHeap, OpusWasmHeapPool } from './opus-wasm-heap.js';
-import { WebmDemuxer } from './webm-demuxer.js';
 
 let fixtures: OpusFixtures;
 let packets: Uint8Array[];

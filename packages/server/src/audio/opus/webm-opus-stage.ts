@@ -1,7 +1,12 @@
+import {
+  parseOpusHead,
+  WebmDemuxer,
+  type WebmDemuxerOptions,
+  type WebmOpusTrack,
+} from '@earshot/providers/containers';
 import type { AudioSink } from '../audio-stage.js';
 import { DemuxedOpusStage } from './demuxed-opus-stage.js';
-import { type OpusPacketDecoderOptions, parseOpusHead } from './opus-packet-decoder.js';
-import { WebmDemuxer, type WebmDemuxerOptions, type WebmOpusTrack } from './webm-demuxer.js';
+import type { OpusPacketDecoderOptions } from './opus-packet-decoder.js';
 
 /** Options of {@link WebmOpusStage}. */
 export interface WebmOpusStageOptions extends WebmDemuxerOptions, OpusPacketDecoderOptions {}

@@ -1,4 +1,4 @@
-import { type OpusHead, parseOpusHead, startsWithAscii } from './opus-packet-decoder.js';
+import { type OpusHead, parseOpusHead, startsWithAscii } from './opus-head.js';
 
 /** Callbacks of {@link OggDemuxer}. */
 export interface OggDemuxerEvents {
@@ -8,6 +8,12 @@ export interface OggDemuxerEvents {
   packet(packet: Uint8Array): void;
   /** Bytes that are not Ogg/Opus. `fatal` when nothing more can be decoded. */
   invalid(message: string, fatal: boolean): void;
+  /**
+   * A page of the Opus stream (its CRC checked) starts at stream byte `offset`; the packets
+   * it completes follow. `continued` when its first piece belongs to the previous page's
+   * packet. For a reader that indexes the stream, such as the resilient layer's replay.
+   */
+  page?(offset: number, continued: boolean): void;
 }
 
 /** Options of {@link OggDemuxer}. */
@@ -45,6 +51,8 @@ type State = 'header' | 'segments' | 'body' | 'resync';
  */
 export class OggDemuxer {
   private state: State = 'header';
+  /** Stream offset after the last byte written. */
+  private pos = 0;
   private readonly header = new Uint8Array(HEADER_BYTES + 255);
   private headerRead = 0;
   private segmentCount = 0;
@@ -60,6 +68,9 @@ export class OggDemuxer {
   private partial: Uint8Array[] = [];
   private partialBytes = 0;
   private failed = false;
+  /** Stream offset of the current chunk's first byte, and of the page being read. */
+  private chunkStart = 0;
+  private pageStart = 0;
   private readonly checkCrc: boolean;
   private readonly maxPacketBytes: number;
 
@@ -75,10 +86,13 @@ export class OggDemuxer {
   write(chunk: Uint8Array): void {
     let i = 0;
     const n = chunk.byteLength;
+    this.chunkStart = this.pos;
+    this.pos += n;
     while (i < n && !this.failed) {
       switch (this.state) {
         case 'header':
         case 'segments': {
+          if (this.headerRead === 0) this.pageStart = this.chunkStart + i;
           const need = this.state === 'header' ? HEADER_BYTES : HEADER_BYTES + this.segmentCount;
           const take = Math.min(need - this.headerRead, n - i);
           this.header.set(chunk.subarray(i, i + take), this.headerRead);
@@ -199,6 +213,7 @@ export class OggDemuxer {
     }
     if (serial !== this.serial) return;
     const continued = (flags & FLAG_CONTINUED) !== 0;
+    this.events.page?.(this.pageStart, continued);
     if (!continued) this.dropPartial();
     // A continued page whose start was lost (or dropped): its first packet is useless.
     let skipFirst = continued && this.partialBytes === 0;
@@ -293,6 +308,7 @@ export class OggDemuxer {
       w = ((w << 8) | chunk[i]!) >>> 0;
       if (w === CAPTURE) {
         this.window = 0;
+        this.pageStart = this.chunkStart + i - 3;
         this.header[0] = 0x4f;
         this.header[1] = 0x67;
         this.header[2] = 0x67;

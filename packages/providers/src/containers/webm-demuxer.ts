@@ -20,6 +20,15 @@ export interface WebmDemuxerEvents {
   packet(packet: Uint8Array): void;
   /** Bytes that are not WebM/Opus. `fatal` when nothing more can be decoded. */
   invalid(message: string, fatal: boolean): void;
+  /**
+   * A Cluster starts at stream byte `offset` (the first one ends the stream's header), for a
+   * reader that indexes the stream, such as the resilient layer's replay.
+   */
+  cluster?(offset: number): void;
+  /** The current Cluster's `Timecode` element, whole (ID, size and body). */
+  clusterTimecode?(element: Uint8Array): void;
+  /** A block of the Opus track starts at stream byte `offset` (its SimpleBlock or BlockGroup); its packets follow. */
+  block?(offset: number): void;
 }
 
 /** Options of {@link WebmDemuxer}. */
@@ -91,6 +100,7 @@ const ENTERED = new Set([
 
 /** Leaves whose bodies the reader reads; every other leaf is skipped by its size. */
 const READ = new Set([
+  ID_TIMECODE,
   ID_TRACK_NUMBER,
   ID_TRACK_TYPE,
   ID_CODEC_ID,
@@ -197,6 +207,8 @@ export class WebmDemuxer {
   private tracks: TrackFields[] = [];
   private trackDraft: TrackFields | undefined;
   private opusTrack: number | undefined;
+  /** Stream offset of the BlockGroup being read: where its Block's replay would start. */
+  private groupStart = 0;
   private failed = false;
   private readonly maxElementBytes: number;
 
@@ -411,7 +423,12 @@ export class WebmDemuxer {
     switch (id) {
       case ID_SIMPLE_BLOCK:
       case ID_BLOCK:
-        this.block(body);
+        this.block(body, id === ID_BLOCK ? this.groupStart : this.elementStart);
+        break;
+      case ID_TIMECODE:
+        if (this.events.clusterTimecode && body.byteLength <= 8) {
+          this.events.clusterTimecode(timecodeElement(body));
+        }
         break;
       case ID_TRACK_NUMBER:
         if (draft) draft.number = readUint(body);
@@ -456,9 +473,12 @@ export class WebmDemuxer {
         channels: 1,
         samplingFrequency: 48000,
       };
-    } else if (id === ID_CLUSTER && this.opusTrack === undefined) {
+    } else if (id === ID_CLUSTER) {
       // Tracks must come before the first Cluster; choose now if it did not close yet.
-      this.chooseTrack();
+      if (this.opusTrack === undefined) this.chooseTrack();
+      this.events.cluster?.(this.elementStart);
+    } else if (id === ID_BLOCK_GROUP) {
+      this.groupStart = this.elementStart;
     }
   }
 
@@ -497,7 +517,7 @@ export class WebmDemuxer {
   }
 
   /** A SimpleBlock or Block: track number, timecode, flags, then one or more frames. */
-  private block(body: Uint8Array): void {
+  private block(body: Uint8Array, offset: number): void {
     if (this.opusTrack === undefined) return;
     const first = body[0];
     if (first === undefined || first === 0) {
@@ -512,6 +532,7 @@ export class WebmDemuxer {
     let track = first & (0xff >> numberLength);
     for (let k = 1; k < numberLength; k++) track = track * 256 + body[k]!;
     if (track !== this.opusTrack) return;
+    this.events.block?.(offset);
     let p = numberLength + 2; // skip the signed 16-bit relative timecode
     const flags = body[p++]!;
     const lacing = (flags >> 1) & 3;
@@ -653,4 +674,13 @@ function readFloat(body: Uint8Array): number {
   if (body.byteLength === 4) return view.getFloat32(0);
   if (body.byteLength === 8) return view.getFloat64(0);
   return 0;
+}
+
+/** A `Timecode` element rebuilt around its body: ID, a one-byte size, the body. */
+function timecodeElement(body: Uint8Array): Uint8Array {
+  const element = new Uint8Array(2 + body.byteLength);
+  element[0] = ID_TIMECODE;
+  element[1] = 0x80 | body.byteLength; // bodies are at most 8 bytes
+  element.set(body, 2);
+  return element;
 }
