@@ -1,4 +1,4 @@
-export { CONTRACT_SCRIPT } from './contract/contract-script.js';
+export { CONTRACT_SCRIPT, contractAudioChunk } from './contract/contract-script.js';
 export * from './emulators/index.js';
 export {
   closedPort,

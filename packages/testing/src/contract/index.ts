@@ -1,4 +1,4 @@
-export { CONTRACT_SCRIPT } from './contract-script.js';
+export { CONTRACT_SCRIPT, contractAudioChunk } from './contract-script.js';
 export {
   type ContractError,
   type ContractProvider,

@@ -5,11 +5,10 @@ import {
   type EmulatorAudioFormat,
   STAMP_SECONDS,
   scriptedTranscriber,
-  stampedAudio,
   type Transcriber,
 } from '../emulators/transcriber.js';
 import { countResources, resourcesAddedSince } from '../leaks.js';
-import { CONTRACT_SCRIPT } from './contract-script.js';
+import { CONTRACT_SCRIPT, contractAudioChunk } from './contract-script.js';
 
 // The kit sees providers structurally, so @earshot/testing need not depend on
 // @earshot/providers (whose own tests depend on this package).
@@ -111,12 +110,6 @@ function silence(format: EmulatorAudioFormat, seconds: number): Uint8Array {
   return new Uint8Array(bytes - (bytes % (format.encoding === 'pcm16' ? 2 : 1))).fill(fill);
 }
 
-/** Whether the 100 ms chunk `k` lies inside one of the script's utterances. */
-const spoken = (k: number) => {
-  const mid = (k + 0.5) * STAMP_SECONDS;
-  return CONTRACT_SCRIPT.some((u) => mid >= u.start && mid < u.end);
-};
-
 /**
  * Streams `seconds` of audio in 100 ms chunks, `paceMs` apart, calling `at` between chunks.
  * PCM16 chunks are stamped with their place in the session (see `stampedAudio`), so an
@@ -134,7 +127,7 @@ async function stream(
   const chunks = Math.round(seconds / STAMP_SECONDS);
   for (let k = 0; k < chunks; k++) {
     const stamped = format.encoding === 'pcm16' && format.channels === 1;
-    target.write(stamped ? stampedAudio(k, format.sampleRate, { voiced: spoken(k) }) : quiet);
+    target.write(stamped ? contractAudioChunk(k, format.sampleRate) : quiet);
     await at?.((k + 1) * STAMP_SECONDS);
     await new Promise((resolve) => setTimeout(resolve, paceMs));
   }
