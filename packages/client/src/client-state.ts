@@ -5,6 +5,8 @@
  * - `connecting`: the WebSocket handshake is under way.
  * - `open`: the socket is open; no session has been started (or `start` awaits `ready`).
  * - `streaming`: `ready` arrived; audio may flow.
+ * - `reconnecting`: the connection dropped mid-session; the client is resuming the session on
+ *   a new one (audio sent meanwhile is kept and sent once the server says what it holds).
  * - `stopping`: `stop` was sent; the remaining finals and `closed` are on their way.
  * - `closed`: the socket is closed and the session ended cleanly (or was closed by the caller).
  * - `error`: the session failed (a fatal server error, a refused connection, a dropped socket).
@@ -14,6 +16,7 @@ export type ClientState =
   | 'connecting'
   | 'open'
   | 'streaming'
+  | 'reconnecting'
   | 'stopping'
   | 'closed'
   | 'error';
@@ -24,19 +27,20 @@ export const CLIENT_STATES: readonly ClientState[] = [
   'connecting',
   'open',
   'streaming',
+  'reconnecting',
   'stopping',
   'closed',
   'error',
 ];
 
-// The one table of legal moves. Reconnect/resume will add edges here (e.g. `error → connecting`
-// keeping the session id), rather than scattering state checks through the client.
+// The one table of legal moves, rather than state checks scattered through the client.
 const TRANSITIONS: Readonly<Record<ClientState, readonly ClientState[]>> = {
   idle: ['connecting', 'closed'],
   connecting: ['open', 'closed', 'error'],
   open: ['streaming', 'closed', 'error'],
-  streaming: ['stopping', 'closed', 'error'],
-  stopping: ['closed', 'error'],
+  streaming: ['stopping', 'reconnecting', 'closed', 'error'],
+  reconnecting: ['streaming', 'stopping', 'closed', 'error'],
+  stopping: ['reconnecting', 'closed', 'error'],
   closed: ['connecting'],
   error: ['connecting'],
 };

@@ -13,15 +13,19 @@ import {
   startScriptedServer,
 } from '../test/scripted-server.js';
 import type { ClientState } from './client-state.js';
-import { EarshotClient } from './earshot-client.js';
+import { EarshotClient, type EarshotClientOptions } from './earshot-client.js';
 
 const PCM16 = { encoding: 'pcm16', sampleRate: 16000, channels: 1 } as const;
 
 let server: ScriptedServer | undefined;
 const clients: EarshotClient[] = [];
 
-function client(url: string, token?: string): EarshotClient {
-  const c = new EarshotClient({ url, token });
+function client(
+  url: string,
+  token?: string,
+  options: Partial<EarshotClientOptions> = {},
+): EarshotClient {
+  const c = new EarshotClient({ url, token, ...options });
   clients.push(c);
   return c;
 }
@@ -294,9 +298,9 @@ describe('EarshotClient', () => {
     }
   });
 
-  it('fails with session_ended when the socket drops without closed', async () => {
+  it('fails with session_ended when the socket drops without closed and reconnect is off', async () => {
     server = await startScriptedServer({ onAudio: (conn) => conn.socket.terminate() });
-    const c = client(server.url);
+    const c = client(server.url, undefined, { reconnect: false });
     await c.start({ audio: PCM16 });
     const it = c.transcripts();
 

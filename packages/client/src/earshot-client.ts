@@ -13,6 +13,7 @@ import {
   type ServerMessage,
   type SessionInfoMessage,
   type SpeechStartedMessage,
+  type StartMessage,
   type StartMessageInput,
   StartMessageSchema,
   silentLogger,
@@ -21,8 +22,10 @@ import {
 } from '@earshot/protocol';
 import { EventEmitter } from 'eventemitter3';
 import WebSocket from 'isomorphic-ws';
+import { AudioReplayBuffer } from './audio-replay-buffer.js';
 import { type ClientState, canTransition, isTerminalState } from './client-state.js';
 import { errorFromClose, errorFromConnectFailure, redactToken } from './connection-errors.js';
+import { type ReconnectOptions, reconnectDelayMs } from './reconnect-policy.js';
 import { type TranscriptIteratorOptions, transcriptIterator } from './transcript-iterator.js';
 
 /**
@@ -52,15 +55,58 @@ interface SocketLike {
 const CONNECTING = 0;
 const OPEN = 1;
 
+// Closes that a network drop, a proxy or a restarting server produce: worth resuming after.
+// Anything else (a session the server ended, bad audio, a timeout) is the session's end.
+const RESUMABLE_CLOSE_CODES: ReadonlySet<number> = new Set([
+  1001, 1005, 1006, 1011, 1012, 1013, 1014,
+]);
+// Refusals of a resume that waiting will not change.
+const FINAL_REFUSALS: ReadonlySet<string> = new Set([
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'session_not_found',
+  'session_ended',
+]);
+const DEFAULT_MAX_REPLAY_BYTES = 4 * 1024 * 1024;
+const DEFAULT_HIGH_WATER_MARK = 512 * 1024;
+// How often audio held back by a full socket buffer is tried again (browsers have no drain event).
+const DRAIN_POLL_MS = 20;
+// A reconnected socket that has not completed the resume (ready, then ack) by then is given up.
+const RESUME_TIMEOUT_MS = 10_000;
+
+/** A token, or a function that fetches one (from your backend, which calls `POST /v1/sessions`). */
+export type TokenSource = string | (() => string | Promise<string>);
+
 /** Options of {@link EarshotClient}. */
 export interface EarshotClientOptions {
   /** The server's canonical endpoint, e.g. `wss://example.com/v1/listen`. */
   url: string;
   /**
    * A token for the server's authentication, sent as the `token` query parameter (browsers
-   * cannot set headers on a WebSocket). Prefer short-lived session tokens: URLs end up in logs.
+   * cannot set headers on a WebSocket), or a function that fetches one, called for every new
+   * session. Prefer short-lived session tokens from your backend (`POST /v1/sessions`): URLs
+   * end up in logs, and provider keys must never reach a browser. A resumed session uses the
+   * resume token its `ready` carried instead.
    */
-  token?: string;
+  token?: TokenSource;
+  /**
+   * Resume the session when the connection drops mid-session: reconnect with backoff and
+   * jitter, send again the audio the server had not acknowledged, and drop finals already
+   * received. `false` turns it off. On by default.
+   */
+  reconnect?: ReconnectOptions | false;
+  /**
+   * Most audio kept for a resume (bytes sent but not acknowledged, plus audio held back).
+   * Default 4 MiB: about two minutes of 16 kHz PCM16. Beyond it the oldest goes, and a resume
+   * that needed it reports `audio_lost`.
+   */
+  maxReplayBytes?: number;
+  /**
+   * Bytes the socket may buffer before audio is held back in the client (backpressure on a
+   * slow link). Default 512 KiB.
+   */
+  highWaterMark?: number;
   /** The WebSocket implementation. Defaults to `isomorphic-ws` (the browser's, or `ws` on Node). */
   WebSocket?: WebSocketConstructor;
   /** A pino-compatible logger. Silent by default. */
@@ -88,6 +134,8 @@ export interface EarshotClientEvents {
   state: [state: ClientState, previous: ClientState];
   /** The server accepted `start`: audio may flow. */
   ready: [message: ReadyMessage];
+  /** The session was resumed on a new connection after a drop (`ready` with `resumed: true`). */
+  resumed: [message: ReadyMessage];
   /** An interim (`isFinal: false`) or final transcript. */
   transcript: [message: TranscriptMessage];
   /** The provider heard speech begin. */
@@ -152,9 +200,13 @@ function abortReason(signal: AbortSignal): unknown {
 export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   /** The endpoint, without the token. */
   readonly url: string;
-  readonly #token: string | undefined;
+  readonly #token: TokenSource | undefined;
   readonly #WebSocket: WebSocketConstructor;
   readonly #logger: Logger;
+  readonly #reconnect: ReconnectOptions | false;
+  readonly #highWaterMark: number;
+  /** Every byte of audio of this session not yet acknowledged by the server. */
+  readonly #replay: AudioReplayBuffer;
 
   #state: ClientState = 'idle';
   #socket: SocketLike | undefined;
@@ -162,9 +214,20 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   #closedMessage: ClosedMessage | undefined;
   #failure: EarshotError | undefined;
   #closeRequested = false;
+  /** Session offset up to which audio has been handed to the socket. */
   #bytesSent = 0;
   #acknowledgedBytes = 0;
   #pingCounter = 0;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The `start` of this session, sent again (with `resume`) after a drop. */
+  #startMessage: StartMessage | undefined;
+  #seenFinals = new Set<string>();
+  #reconnectAttempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** After a resumed `ready`, the `ack` that says where to send audio from. */
+  #awaitingResumeAck = false;
+  /** `stop` was asked for while the connection was down: sent once resumed. */
+  #stopAfterResume = false;
 
   #pendingConnect: Deferred<void> | undefined;
   #connectPromise: Promise<void> | undefined;
@@ -180,6 +243,9 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     this.#token = options.token;
     this.#WebSocket = options.WebSocket ?? WebSocket;
     this.#logger = options.logger ?? silentLogger;
+    this.#reconnect = options.reconnect ?? {};
+    this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.#replay = new AudioReplayBuffer(options.maxReplayBytes ?? DEFAULT_MAX_REPLAY_BYTES);
   }
 
   /** Where the client is in its life; see {@link ClientState}. */
@@ -222,6 +288,11 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     return this.#bytesSent;
   }
 
+  /** Bytes of audio given to {@link sendAudio} in this session (sent, or held back). */
+  get bytesAccepted(): number {
+    return this.#replay.position;
+  }
+
   /** Bytes of audio the server has acknowledged holding (the last `ack`). */
   get acknowledgedBytes(): number {
     return this.#acknowledgedBytes;
@@ -232,7 +303,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
    * rather than let memory grow without bound on a slow link.
    */
   get bufferedAmount(): number {
-    return this.#socket?.bufferedAmount ?? 0;
+    return (this.#socket?.bufferedAmount ?? 0) + (this.#replay.position - this.#bytesSent);
   }
 
   /**
@@ -257,29 +328,33 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     const pending = deferred<void>();
     this.#pendingConnect = pending;
     this.#connectPromise = pending.promise;
-
-    let socket: SocketLike;
-    try {
-      // perMessageDeflate off: audio hardly compresses, and compression would make `ws` hold on
-      // to the caller's buffer after `send` returns.
-      socket = new this.#WebSocket(this.#connectUrl(), undefined, {
-        perMessageDeflate: false,
-      }) as SocketLike;
-    } catch (cause) {
-      // A malformed URL throws synchronously (SyntaxError) in both browsers and ws.
-      const error = errorFromConnectFailure(this.url, cause);
-      this.#pendingConnect = undefined;
-      this.#fail(error);
-      this.#transition('error');
-      return Promise.reject(error);
+    const token = this.#token;
+    if (typeof token === 'function') {
+      Promise.resolve()
+        .then(token)
+        .then(
+          (value) => {
+            if (this.#pendingConnect === pending) this.#openSocket(this.#urlWithToken(value));
+          },
+          (cause: unknown) => {
+            if (this.#pendingConnect !== pending) return;
+            this.#pendingConnect = undefined;
+            const error = new EarshotError(
+              'unauthorized',
+              `could not get a token: ${String(cause)}`,
+              {
+                cause,
+                fatal: true,
+              },
+            );
+            this.#fail(error);
+            this.#transition('error');
+            pending.reject(error);
+          },
+        );
+    } else {
+      this.#openSocket(this.#urlWithToken(token));
     }
-    this.#socket = socket;
-    socket.binaryType = 'arraybuffer';
-    socket.onopen = () => this.#onOpen(socket);
-    socket.onmessage = (event) => this.#onMessage(socket, event.data);
-    socket.onerror = (event) => this.#onSocketError(socket, event);
-    socket.onclose = (event) => this.#onClose(socket, event.code, event.reason);
-    this.#logger.debug({ url: redactToken(this.#connectUrl()) }, 'earshot client connecting');
     return this.#withAbort(pending.promise, signal);
   }
 
@@ -307,17 +382,20 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     if (signal?.aborted) throw abortReason(signal);
     const pending = deferred<ReadyMessage>();
     this.#pendingStart = pending;
+    this.#startMessage = parsed.data;
     this.#sendJson(parsed.data);
     return this.#withAbort(pending.promise, signal);
   }
 
   /**
-   * Sends one chunk of audio as a binary frame. A `Uint8Array` is sent as the view it is (no
-   * copy); do not modify it afterwards until {@link bufferedAmount} has drained. Throws an
+   * Sends one chunk of audio as a binary frame. The client keeps a copy until the server
+   * acknowledges it (`ack`), so the caller may reuse its buffer. While the socket has more
+   * than `highWaterMark` bytes buffered, or while reconnecting, audio is held back in the
+   * client (bounded by `maxReplayBytes`) and sent in order later. Throws an
    * {@link EarshotError} (`not_started`, `session_ended`, `frame_too_large`) if it cannot be sent.
    */
   sendAudio(chunk: Uint8Array | ArrayBuffer): void {
-    if (this.#state !== 'streaming') {
+    if (this.#state !== 'streaming' && this.#state !== 'reconnecting') {
       const code =
         this.#state === 'stopping' || isTerminalState(this.#state)
           ? 'session_ended'
@@ -333,8 +411,9 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
       );
     }
     if (bytes === 0) return;
-    this.#socket?.send(chunk);
-    this.#bytesSent += bytes;
+    // Kept (a copy) until the server acknowledges it, so a resume can send it again.
+    this.#replay.push(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk));
+    this.#flushAudio();
   }
 
   /** Asks the provider to emit the final of the current utterance now. */
@@ -363,8 +442,10 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     }
     const pending = deferred<ClosedMessage>();
     this.#pendingStops.push(pending);
+    if (this.#state === 'reconnecting') this.#stopAfterResume = true;
     if (this.#state === 'streaming') {
       this.#transition('stopping');
+      this.#flushAudio(true);
       this.#sendJson({ type: 'stop' });
     }
     return this.#withAbort(pending.promise, signal);
@@ -398,9 +479,14 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
    * once the socket is closed. The state becomes `closed` (or stays `error`).
    */
   close(code = 1000, reason = 'client closed'): Promise<void> {
+    this.#cancelReconnect();
     const socket = this.#socket;
     if (!socket) {
-      if (this.#state === 'idle') this.#transition('closed');
+      if (this.#state === 'idle' || this.#state === 'reconnecting') {
+        this.#closeRequested = true;
+        this.#transition('closed');
+        this.#settleAll();
+      }
       return Promise.resolve();
     }
     this.#closeRequested = true;
@@ -426,11 +512,73 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
 
   // ——— internals ———
 
-  #connectUrl(): string {
-    if (this.#token === undefined) return this.url;
+  #urlWithToken(token: string | undefined): string {
+    if (token === undefined) return this.url;
     // Not `new URL()`: keep whatever the caller wrote (relative paths are not valid here anyway).
     const separator = this.url.includes('?') ? '&' : '?';
-    return `${this.url}${separator}token=${encodeURIComponent(this.#token)}`;
+    return `${this.url}${separator}token=${encodeURIComponent(token)}`;
+  }
+
+  /** Opens a socket to `url` and wires it to this client. */
+  #openSocket(url: string): void {
+    let socket: SocketLike;
+    try {
+      // perMessageDeflate off: audio hardly compresses, and compression would make `ws` hold on
+      // to the caller's buffer after `send` returns.
+      socket = new this.#WebSocket(url, undefined, { perMessageDeflate: false }) as SocketLike;
+    } catch (cause) {
+      // A malformed URL throws synchronously (SyntaxError) in both browsers and ws.
+      const error = errorFromConnectFailure(this.url, cause);
+      const pending = this.#pendingConnect;
+      this.#pendingConnect = undefined;
+      this.#fail(error);
+      this.#transition('error');
+      pending?.reject(error);
+      this.#settleAll();
+      return;
+    }
+    this.#socket = socket;
+    socket.binaryType = 'arraybuffer';
+    socket.onopen = () => this.#onOpen(socket);
+    socket.onmessage = (event) => this.#onMessage(socket, event.data);
+    socket.onerror = (event) => this.#onSocketError(socket, event);
+    socket.onclose = (event) => this.#onClose(socket, event.code, event.reason);
+    this.#logger.debug({ url: redactToken(url) }, 'earshot client connecting');
+  }
+
+  /**
+   * Hands held-back audio to the socket while its buffer is below the high-water mark; polls
+   * while it is above (browsers have no drain event). `force` sends everything (before `stop`).
+   */
+  #flushAudio(force = false): void {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== OPEN) return;
+    if (this.#state !== 'streaming' && this.#state !== 'stopping') return;
+    if (this.#replay.oldest > this.#bytesSent) this.#reportLostAudio(this.#bytesSent);
+    for (const chunk of this.#replay.from(this.#bytesSent)) {
+      if (!force && socket.bufferedAmount > this.#highWaterMark) {
+        this.#drainTimer ??= setTimeout(() => {
+          this.#drainTimer = undefined;
+          this.#flushAudio();
+        }, DRAIN_POLL_MS);
+        return;
+      }
+      socket.send(chunk);
+      this.#bytesSent += chunk.byteLength;
+    }
+  }
+
+  #reportLostAudio(from: number): void {
+    const lost = this.#replay.oldest - from;
+    this.#bytesSent = this.#replay.oldest;
+    this.emit(
+      'error',
+      new EarshotError(
+        'audio_lost',
+        `${lost} bytes of audio could not be sent: more than maxReplayBytes was held while the connection was down or slow`,
+        { details: { lostBytes: lost } },
+      ),
+    );
   }
 
   #resetSession(): void {
@@ -439,6 +587,12 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     this.#closeRequested = false;
     this.#bytesSent = 0;
     this.#acknowledgedBytes = 0;
+    this.#replay.clear();
+    this.#seenFinals.clear();
+    this.#startMessage = undefined;
+    this.#stopAfterResume = false;
+    this.#awaitingResumeAck = false;
+    this.#reconnectAttempt = 0;
   }
 
   /** The one place the state changes. */
@@ -515,6 +669,10 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
 
   #onOpen(socket: SocketLike): void {
     if (socket !== this.#socket) return;
+    if (this.#state === 'reconnecting') {
+      this.#sendResume();
+      return;
+    }
     this.#transition('open');
     const pending = this.#pendingConnect;
     this.#pendingConnect = undefined;
@@ -525,6 +683,13 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     if (socket !== this.#socket) return;
     // Always followed by `close`, which settles everything; here only remember why.
     if (this.#closeRequested) return;
+    if (this.#state === 'reconnecting') {
+      const error = errorFromConnectFailure(this.url, event);
+      // A refused resume (the session is gone, the token expired) will not heal by waiting.
+      if (FINAL_REFUSALS.has(error.code)) this.#fail(error);
+      this.#logger.debug({ code: error.code }, 'earshot client reconnect attempt failed');
+      return;
+    }
     if (socket.readyState === CONNECTING || this.#state === 'connecting') {
       this.#fail(errorFromConnectFailure(this.url, event));
     } else {
@@ -537,6 +702,10 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     if (socket !== this.#socket) return;
     socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
     this.#socket = undefined;
+    if (this.#mayResume(code)) {
+      this.#scheduleReconnect(code);
+      return;
+    }
     const wasConnecting = this.#state === 'connecting';
     const clean = this.#closeRequested || this.#closedMessage !== undefined;
     if (!clean && !this.#failure) {
@@ -552,8 +721,100 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     this.#settleAll();
   }
 
+  /** Whether a socket that closed with `code` should be followed by a resume. */
+  #mayResume(code: number): boolean {
+    if (this.#reconnect === false || this.#closeRequested || this.#closedMessage) return false;
+    if (this.#failure || !this.#ready?.resumeToken) return false;
+    const live =
+      this.#state === 'streaming' || this.#state === 'stopping' || this.#state === 'reconnecting';
+    // A reconnect attempt that failed to open closes with 1006 too.
+    return live && (this.#state === 'reconnecting' || RESUMABLE_CLOSE_CODES.has(code));
+  }
+
+  /** Schedules the next resume attempt, or gives up when the attempts are spent. */
+  #scheduleReconnect(code: number): void {
+    if (this.#state !== 'reconnecting') {
+      this.#stopAfterResume ||= this.#state === 'stopping';
+      this.#awaitingResumeAck = false;
+      this.#transition('reconnecting');
+      this.#logger.info(
+        { code, sessionId: this.sessionId },
+        'earshot client connection lost; resuming',
+      );
+    }
+    const options = this.#reconnect === false ? {} : this.#reconnect;
+    const attempt = this.#reconnectAttempt++;
+    if (attempt >= (options.attempts ?? 8)) {
+      this.#fail(
+        new EarshotError(
+          'connection_failed',
+          `the connection dropped (code ${code}) and ${attempt} attempts to resume the session failed`,
+          { fatal: true, details: { closeCode: code, attempts: attempt } },
+        ),
+      );
+      this.#transition('error');
+      this.emit('close', { code, reason: 'resume failed' });
+      this.#settleAll();
+      return;
+    }
+    this.#reconnectTimer = setTimeout(
+      () => {
+        this.#reconnectTimer = undefined;
+        const token = this.#ready?.resumeToken;
+        if (this.#state !== 'reconnecting' || !token) return;
+        this.#openSocket(this.#urlWithToken(token));
+        const socket = this.#socket;
+        // A server that never completes the resume must not hold the client forever.
+        this.#reconnectTimer = setTimeout(() => {
+          this.#reconnectTimer = undefined;
+          if (this.#state === 'reconnecting' && this.#socket === socket) {
+            socket?.close(4000, 'resume timed out');
+          }
+        }, RESUME_TIMEOUT_MS);
+      },
+      reconnectDelayMs(attempt, options),
+    );
+  }
+
+  #cancelReconnect(): void {
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+  }
+
+  /** On a reconnected socket: the session's `start` again, with what the client has had. */
+  #sendResume(): void {
+    const ready = this.#ready;
+    const start = this.#startMessage;
+    if (!ready || !start) return;
+    this.#sendJson({
+      ...start,
+      resume: {
+        sessionId: ready.sessionId,
+        resumeToken: ready.resumeToken,
+        audioBytes: this.#replay.position,
+        finals: this.#seenFinals.size,
+      },
+    });
+  }
+
+  /** The resumed session's `ack`: audio from there on is sent again, then the session goes on. */
+  #completeResume(acknowledged: number): void {
+    this.#cancelReconnect();
+    this.#awaitingResumeAck = false;
+    this.#reconnectAttempt = 0;
+    this.#bytesSent = Math.min(acknowledged, this.#replay.position);
+    const stop = this.#stopAfterResume;
+    this.#stopAfterResume = false;
+    this.#transition(stop ? 'stopping' : 'streaming');
+    this.#flushAudio(stop);
+    if (stop) this.#sendJson({ type: 'stop' });
+  }
+
   /** Settles every waiting promise once the socket is gone. */
   #settleAll(): void {
+    this.#cancelReconnect();
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     const failure = this.#failure ?? new EarshotError('session_ended', 'the connection was closed');
     const connect = this.#pendingConnect;
     this.#pendingConnect = undefined;
@@ -593,6 +854,11 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     switch (message.type) {
       case 'ready': {
         this.#ready = message;
+        if (this.#state === 'reconnecting') {
+          this.#awaitingResumeAck = true;
+          this.emit('resumed', message);
+          return;
+        }
         this.#transition('streaming');
         const pending = this.#pendingStart;
         this.#pendingStart = undefined;
@@ -601,6 +867,11 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
         return;
       }
       case 'transcript':
+        if (message.isFinal) {
+          // A resumed session sends again the finals it cannot know arrived: each counts once.
+          if (this.#seenFinals.has(message.segmentId)) return;
+          this.#seenFinals.add(message.segmentId);
+        }
         this.emit('transcript', message);
         return;
       case 'speech_started':
@@ -614,6 +885,8 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
         return;
       case 'ack':
         this.#acknowledgedBytes = message.audioBytes;
+        this.#replay.trimBefore(Math.min(message.audioBytes, this.#bytesSent));
+        if (this.#awaitingResumeAck) this.#completeResume(message.audioBytes);
         this.emit('ack', message);
         return;
       case 'error':
@@ -647,10 +920,14 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   }
 
   #onServerError(code: EarshotError['code'], text: string, fatal: boolean): void {
-    const error = new EarshotError(code, text, { fatal });
-    if (fatal) {
+    // Any error in answer to a resume means the session cannot be resumed.
+    const resumeRefused = this.#state === 'reconnecting';
+    const error = new EarshotError(code, text, { fatal: fatal || resumeRefused });
+    if (fatal || resumeRefused) {
       this.#fail(error);
       this.#transition('error');
+      // The server keeps a socket open after a refused resume; nothing more will come on it.
+      if (resumeRefused) this.#socket?.close(1000, 'resume refused');
     } else {
       this.emit('error', error);
     }

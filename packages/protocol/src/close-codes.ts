@@ -23,6 +23,8 @@ export const CloseCode = {
   SessionEnded: 4000,
   /** The provider failed and could not recover. */
   ProviderFailed: 4001,
+  /** A newer connection resumed this session; this one is no longer its client. */
+  Superseded: 4002,
   /** The client sent nothing useful for too long (no `start`, or idle). */
   Timeout: 4008,
 } as const;
@@ -42,5 +44,6 @@ export const CLOSE_CODE_DESCRIPTIONS: Readonly<Record<CloseCode, string>> = {
   1013: 'No capacity now; retry later with backoff.',
   4000: 'The session was ended by the server admin.',
   4001: 'The provider failed and could not recover.',
+  4002: 'A newer connection resumed the session (start.resume); this one is no longer its client.',
   4008: 'The client sent nothing useful for too long.',
 };

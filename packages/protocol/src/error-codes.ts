@@ -46,6 +46,8 @@ export const ErrorCode = {
   NotFound: 'not_found',
   /** The client could not reach the server (network failure, refused connection). */
   ConnectionFailed: 'connection_failed',
+  /** Audio sent during a dropped connection could not be sent again: the client's replay buffer overflowed. */
+  AudioLost: 'audio_lost',
   /** An unexpected failure inside Earshot. */
   Internal: 'internal',
 } as const;
@@ -81,5 +83,7 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   invalid_request: 'A REST request was malformed.',
   not_found: 'The REST route does not exist.',
   connection_failed: 'The client could not reach the server (network failure, refused connection).',
+  audio_lost:
+    "Audio the server never received could not be sent again after a reconnect (the client's replay buffer overflowed). The session goes on.",
   internal: 'An unexpected failure inside Earshot.',
 };

@@ -133,19 +133,24 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   function refuse(socket: Duplex, status: number, code: string, message: string): void {
     const body = JSON.stringify({ error: { code, message } });
     const reason =
-      status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+      { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ??
+      'Bad Request';
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   }
 
-  /** The session a connection is for: one minted over REST (by token), or a new one. */
+  /**
+   * The session a connection is for: one minted over REST (by its connect token), a live one
+   * being resumed (by its resume token), or a new one.
+   */
   async function admit(
     req: IncomingMessage,
     url: URL,
   ): Promise<
     | { id: string; preCreated: boolean; metadata?: Metadata }
+    | { resume: Session }
     | { status: number; code: string; message: string }
   > {
     const header = req.headers.authorization;
@@ -155,6 +160,14 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       if (options.requireToken)
         return { status: 401, code: 'unauthorized', message: 'a session token is required' };
       return { id: randomUUID(), preCreated: false };
+    }
+    const resumeClaims = tokens.verify(token, 'resume');
+    if (resumeClaims) {
+      const session = registry.get(resumeClaims.sessionId);
+      if (!session?.resumable) {
+        return { status: 404, code: 'session_not_found', message: 'no session to resume' };
+      }
+      return { resume: session };
     }
     const claims = tokens.verify(token, 'connect');
     if (!claims) return { status: 401, code: 'unauthorized', message: 'invalid or expired token' };
@@ -179,9 +192,20 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
           return;
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
+          const peer = canonicalPeer(ws);
+          if ('resume' in admission) {
+            const { resume: session } = admission;
+            if (!session.attach(peer)) {
+              ws.close(CloseCode.SessionEnded, 'the session ended before it could be resumed');
+              return;
+            }
+            bindCanonicalTransport(ws, session, peer);
+            logger.info({ sessionId: session.id }, 'session reconnected');
+            return;
+          }
           const session = new Session({
             id: admission.id,
-            peer: canonicalPeer(ws),
+            peer,
             store,
             tokens,
             limits,
@@ -194,7 +218,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             onEnded: (s) => registry.remove(s),
           });
           registry.add(session);
-          bindCanonicalTransport(ws, session);
+          bindCanonicalTransport(ws, session, peer);
           logger.info({ sessionId: session.id }, 'session connected');
         });
       },

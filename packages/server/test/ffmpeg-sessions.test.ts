@@ -36,7 +36,13 @@ async function until(test: () => boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-  server = await listen({ provider, port: 0, audio: { opusDecoder: 'ffmpeg' } });
+  // A short resume grace: a vanished client's session (and its FFmpeg) outlives it that long.
+  server = await listen({
+    provider,
+    port: 0,
+    audio: { opusDecoder: 'ffmpeg' },
+    limits: { resumeGraceSeconds: 1 },
+  });
   wsUrl = `${server.url.replace('http', 'ws')}/v1/listen`;
   const [first, second] = await speechFixtures();
   const path = join(dir, 'speech.webm');
@@ -102,7 +108,7 @@ describe('Opus sessions on FFmpeg', () => {
     expect(ffmpegChildren()).toEqual([]);
   });
 
-  it('leave no FFmpeg behind when the client vanishes mid-stream', async () => {
+  it('leave no FFmpeg behind when the client vanishes mid-stream (once the resume grace is over)', async () => {
     const probe = await startWebm();
     probe.sendBinary(webm.subarray(0, 8192));
     await until(() => ffmpegChildren().length === 1);

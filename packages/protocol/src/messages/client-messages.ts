@@ -19,6 +19,14 @@ export const ResumeSchema = z
       .int()
       .nonnegative()
       .describe('Bytes of audio the client has sent in this session so far.'),
+    finals: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        'Finals the client has received in this session; the server sends again the ones after them (0 when absent).',
+      ),
   })
   .describe('Continue an earlier session after a dropped connection.');
 

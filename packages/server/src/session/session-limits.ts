@@ -8,6 +8,12 @@ export interface SessionLimitOptions extends SessionLimits {
   readonly maxPendingAudioBytes: number;
   /** Seconds `stop` waits for the provider's last finals before giving up on them. */
   readonly stopTimeoutSeconds: number;
+  /**
+   * Seconds a session outlives a connection that dropped without `stop`, waiting for the
+   * client to resume it (`start.resume`): the provider stream stays open and finals are kept.
+   * 0 ends the session with its connection.
+   */
+  readonly resumeGraceSeconds: number;
 }
 
 /** Defaults of {@link SessionLimitOptions}. */
@@ -18,4 +24,5 @@ export const DEFAULT_SESSION_LIMITS: SessionLimitOptions = Object.freeze({
   startTimeoutSeconds: 30,
   maxPendingAudioBytes: 1024 * 1024,
   stopTimeoutSeconds: 30,
+  resumeGraceSeconds: 30,
 });

@@ -7,10 +7,12 @@ import {
   type Logger,
   type Metadata,
   PROTOCOL_VERSION,
+  type ServerMessageInput,
   type SessionInfoMessage,
   type SessionStatus,
   type SessionSummary,
   type StartMessage,
+  type TranscriptMessage,
 } from '@earshot/protocol';
 import type { ProviderTranscript, SttProvider, SttStream } from '@earshot/providers';
 import { isResilientStream } from '@earshot/providers/resilient';
@@ -48,6 +50,9 @@ export interface SessionDeps {
 type Phase = 'created' | 'starting' | 'active' | 'ending' | 'ended';
 
 const RESUME_TOKEN_TTL_SECONDS = 15 * 60;
+// Finals kept to send again after a resume: far more than a client misses in a drop.
+const MAX_RECENT_FINALS = 200;
+const MAX_MISSED_MESSAGES = 200;
 
 /**
  * One conversation: it owns its transport peer, provider stream, store writes, timers and
@@ -77,9 +82,17 @@ export class Session {
   private readonly timers = new Set<NodeJS.Timeout>();
   private idleTimer: NodeJS.Timeout | undefined;
   private ending: Promise<void> | undefined;
+  /** The client's connection; none while a dropped session waits to be resumed. */
+  private peer: SessionPeer | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  /** The last finals sent, by their sequence number, to send again to a resumed client. */
+  private readonly recentFinals: { seq: number; message: TranscriptMessage }[] = [];
+  /** Commands and broadcasts that came while no client was connected. */
+  private missed: ServerMessageInput[] = [];
 
   constructor(private readonly deps: SessionDeps) {
     this.id = deps.id;
+    this.peer = deps.peer;
     this.metadata = { ...(deps.metadata ?? {}) };
     this.schedule(deps.limits.startTimeoutSeconds, () => {
       if (this.phase === 'created') {
@@ -107,6 +120,10 @@ export class Session {
 
   /** Handles `start`: negotiates the format, opens the provider stream, answers `ready`. */
   async start(message: StartMessage): Promise<void> {
+    if (message.resume) {
+      this.resume(message.resume);
+      return;
+    }
     if (this.phase !== 'created') {
       this.sendError(
         new EarshotError('already_started', 'this session is already started; send stop first'),
@@ -195,34 +212,83 @@ export class Session {
     if (this.phase !== 'starting') return;
 
     this.phase = 'active';
-    const { token: resumeToken } = this.deps.tokens.mint(
-      this.id,
-      'resume',
-      RESUME_TOKEN_TTL_SECONDS,
-    );
+    this.sendReady(false);
     const { limits } = this.deps;
-    this.deps.peer.send({
-      type: 'ready',
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId: this.id,
-      resumeToken,
-      audio: message.audio,
-      provider: provider.name,
-      providerAudio: pipeline.plan.output,
-      conversion: pipeline.describe(),
-      resumed: false,
-      limits: {
-        maxFrameBytes: limits.maxFrameBytes,
-        maxSessionSeconds: limits.maxSessionSeconds,
-        idleTimeoutSeconds: limits.idleTimeoutSeconds,
-      },
-    });
     this.schedule(limits.maxSessionSeconds, () => void this.end('timeout', CloseCode.Normal));
     this.touchIdle();
     const pending = this.pendingAudio;
     this.pendingAudio = [];
     this.pendingBytes = 0;
     for (const chunk of pending) this.forward(chunk);
+  }
+
+  /**
+   * Completes a resume on the connection {@link attach} gave this session: answers `ready`
+   * (`resumed: true`), then `ack` with the audio bytes it holds, from which the client sends
+   * again what it had sent, then the finals the client has not had and what it missed.
+   */
+  private resume(resume: NonNullable<StartMessage['resume']>): void {
+    const claims = this.deps.tokens.verify(resume.resumeToken, 'resume');
+    if (resume.sessionId !== this.id || claims?.sessionId !== this.id || !this.resumable) {
+      this.sendError(
+        new EarshotError(
+          this.phase === 'created' ? 'session_not_found' : 'session_ended',
+          'this session cannot be resumed here: connect with its resume token as the token',
+        ),
+      );
+      return;
+    }
+    this.sendReady(true);
+    this.send({ type: 'ack', audioBytes: this.audioBytes });
+    this.ackedBytes = this.audioBytes;
+    const from = resume.finals ?? 0;
+    for (const final of this.recentFinals) if (final.seq >= from) this.send(final.message);
+    const missed = this.missed;
+    this.missed = [];
+    for (const message of missed) this.send(message);
+    this.deps.logger.info(
+      { sessionId: this.id, audioBytes: this.audioBytes, clientBytes: resume.audioBytes },
+      'session resumed',
+    );
+  }
+
+  /** Sends a message to the client; while none is connected, keeps what a resume must deliver. */
+  private send(message: ServerMessageInput): void {
+    if (this.peer) {
+      this.peer.send(message);
+      return;
+    }
+    // Finals are sent again from `recentFinals`; interims, acks and events are moot by then.
+    if (message.type === 'command' || message.type === 'broadcast') {
+      if (this.missed.length < MAX_MISSED_MESSAGES) this.missed.push(message);
+    }
+  }
+
+  /** Answers `ready`, with a fresh resume token. */
+  private sendReady(resumed: boolean): void {
+    const { token: resumeToken } = this.deps.tokens.mint(
+      this.id,
+      'resume',
+      RESUME_TOKEN_TTL_SECONDS,
+    );
+    const { limits } = this.deps;
+    const format = this.format!;
+    this.send({
+      type: 'ready',
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: this.id,
+      resumeToken,
+      audio: format,
+      provider: this.provider!.name,
+      providerAudio: this.pipeline!.plan.output,
+      conversion: this.pipeline!.describe(),
+      resumed,
+      limits: {
+        maxFrameBytes: limits.maxFrameBytes,
+        maxSessionSeconds: limits.maxSessionSeconds,
+        idleTimeoutSeconds: limits.idleTimeoutSeconds,
+      },
+    });
   }
 
   /** Handles one binary frame of audio. */
@@ -273,12 +339,12 @@ export class Session {
 
   /** Handles `ping`. */
   ping(id?: string | number): void {
-    this.deps.peer.send({ type: 'pong', id, timestamp: Date.now() });
+    this.send({ type: 'pong', id, timestamp: Date.now() });
   }
 
   /** Handles a `session_info` request. */
   sendInfo(): void {
-    this.deps.peer.send(this.info());
+    this.send(this.info());
   }
 
   /** The session's current figures. */
@@ -298,13 +364,13 @@ export class Session {
 
   /** Sends an application broadcast to this session's client. */
   broadcast(payload: unknown): void {
-    if (this.phase !== 'ended') this.deps.peer.send({ type: 'broadcast', payload });
+    if (this.phase !== 'ended') this.send({ type: 'broadcast', payload });
   }
 
   /** Tells the client about a malformed message; the session goes on. */
   sendError(error: EarshotError): void {
     this.deps.logger.debug({ sessionId: this.id, code: error.code }, error.message);
-    this.deps.peer.send(error.toWire());
+    this.send(error.toWire());
   }
 
   /**
@@ -317,8 +383,55 @@ export class Session {
     return this.ending;
   }
 
-  /** The transport's connection is gone: keep what was said, release everything. */
-  peerGone(): void {
+  /**
+   * The transport's connection `peer` is gone. A started session without `stop` waits
+   * `resumeGraceSeconds` for the client to resume it (its provider stream stays open, its
+   * finals are kept); otherwise, or after that, it ends keeping what was said.
+   */
+  peerGone(peer: SessionPeer): void {
+    if (peer !== this.peer) return; // a connection a resume already replaced
+    this.peer = undefined;
+    const grace = this.deps.limits.resumeGraceSeconds;
+    if (this.phase !== 'active' || this.ending || grace <= 0) {
+      this.endDisconnected();
+      return;
+    }
+    this.deps.logger.info(
+      { sessionId: this.id, graceSeconds: grace },
+      'client gone; awaiting resume',
+    );
+    // The client is away, not idle: the grace period is the one limit now.
+    if (this.idleTimer) this.timers.delete(this.idleTimer);
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.graceTimer = this.schedule(grace, () => this.endDisconnected());
+  }
+
+  /** Whether a client may resume this session now. */
+  get resumable(): boolean {
+    return this.phase === 'active' && !this.ending;
+  }
+
+  /**
+   * A new connection resumes this session (its resume token was checked at the upgrade). A
+   * connection still attached (the old one, half-open after a network drop) is closed with
+   * 4002. The client's `start.resume` then completes the resume.
+   */
+  attach(peer: SessionPeer): boolean {
+    if (!this.resumable) return false;
+    const old = this.peer;
+    this.peer = peer;
+    old?.close(CloseCode.Superseded, 'resumed on a newer connection');
+    if (this.graceTimer) {
+      clearTimeout(this.graceTimer);
+      this.timers.delete(this.graceTimer);
+      this.graceTimer = undefined;
+    }
+    this.touchIdle();
+    return true;
+  }
+
+  private endDisconnected(): void {
     this.ending ??= this.runEnd('stopped', CloseCode.Normal, false, 'disconnected');
   }
 
@@ -374,8 +487,8 @@ export class Session {
     }
     this.phase = 'ended';
     if (peerPresent) {
-      this.deps.peer.send({ type: 'closed', reason, summary });
-      this.deps.peer.close(closeCode, reason);
+      this.send({ type: 'closed', reason, summary });
+      this.peer?.close(closeCode, reason);
     }
     this.deps.onEnded(this);
   }
@@ -384,7 +497,7 @@ export class Session {
     if (this.ending || this.phase === 'ending' || this.phase === 'ended') return;
     this.failed = true;
     this.deps.logger.warn({ sessionId: this.id, code: error.code }, error.message);
-    this.deps.peer.send(error.toWire());
+    this.send(error.toWire());
     void this.end(reason, closeCode);
   }
 
@@ -396,7 +509,7 @@ export class Session {
     const step = this.byteRate > 0 ? this.byteRate : 32_000;
     if (this.audioBytes - this.ackedBytes >= step) {
       this.ackedBytes = this.audioBytes;
-      this.deps.peer.send({ type: 'ack', audioBytes: this.audioBytes });
+      this.send({ type: 'ack', audioBytes: this.audioBytes });
     }
   }
 
@@ -417,13 +530,11 @@ export class Session {
   private wireStream(stream: SttStream): void {
     stream.on('transcript', (t) => this.enqueue(() => this.deliverTranscript(t)));
     stream.on('speech_started', (e) =>
-      this.enqueue(async () =>
-        this.deps.peer.send({ type: 'speech_started', timestamp: e.timestamp }),
-      ),
+      this.enqueue(async () => this.send({ type: 'speech_started', timestamp: e.timestamp })),
     );
     stream.on('utterance_end', (e) =>
       this.enqueue(async () =>
-        this.deps.peer.send({
+        this.send({
           type: 'utterance_end',
           timestamp: e.timestamp,
           segmentId: e.segmentId,
@@ -453,7 +564,7 @@ export class Session {
   }
 
   private async deliverTranscript(t: ProviderTranscript): Promise<void> {
-    const message = {
+    const message: TranscriptMessage = {
       type: 'transcript' as const,
       segmentId: `${this.id}:${t.segmentId}`,
       isFinal: t.isFinal,
@@ -465,7 +576,7 @@ export class Session {
       speaker: t.speaker,
     };
     if (!t.isFinal) {
-      if (this.phase === 'active') this.deps.peer.send(message);
+      if (this.phase === 'active') this.send(message);
       return;
     }
     const seq = this.finalSegments++;
@@ -487,14 +598,16 @@ export class Session {
         new EarshotError('store_error', `a final could not be stored: ${String(error)}`),
       );
     }
-    this.deps.peer.send(message);
+    this.recentFinals.push({ seq, message });
+    if (this.recentFinals.length > MAX_RECENT_FINALS) this.recentFinals.shift();
+    this.send(message);
     if (this.deps.commands && message.text) {
       const context = { sessionId: this.id, segmentId: message.segmentId, metadata: this.metadata };
       await runCommands(
         this.deps.commands,
         message.text,
         context,
-        (m) => this.deps.peer.send(m),
+        (m) => this.send(m),
         this.deps.logger,
       );
     }

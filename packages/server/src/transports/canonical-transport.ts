@@ -19,9 +19,14 @@ export function canonicalPeer(socket: WebSocket): SessionPeer {
 
 /**
  * The canonical transport (`/v1/listen`): binary frames are audio, text frames are protocol
- * v1 JSON. It only translates: every decision is the session's.
+ * v1 JSON. It only translates: every decision is the session's. `peer` is the session's view
+ * of this socket (from {@link canonicalPeer}), so the session knows which connection left.
  */
-export function bindCanonicalTransport(socket: WebSocket, session: Session): void {
+export function bindCanonicalTransport(
+  socket: WebSocket,
+  session: Session,
+  peer: SessionPeer,
+): void {
   socket.on('message', (data, isBinary) => {
     const bytes = toBytes(data);
     if (isBinary) {
@@ -35,8 +40,8 @@ export function bindCanonicalTransport(socket: WebSocket, session: Session): voi
     }
     dispatch(session, parsed.message);
   });
-  socket.on('close', () => session.peerGone());
-  socket.on('error', () => session.peerGone());
+  socket.on('close', () => session.peerGone(peer));
+  socket.on('error', () => session.peerGone(peer));
 }
 
 function dispatch(session: Session, message: ClientMessage): void {
