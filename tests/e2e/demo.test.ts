@@ -56,7 +56,11 @@ describe('the demo server', () => {
     expect(res.status).toBe(200);
     const page = await res.text();
     expect(page).toContain('id="mic"');
-    expect(page).toContain('/v1/listen');
+    expect(page).toContain('src="/assets/demo-page.js"');
+    // The page's script, with @earshot/client bundled in, speaks to the canonical endpoint.
+    const script = await fetch(`${url}/assets/demo-page.js`);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    expect(await script.text()).toContain('/v1/listen');
   });
 
   it('answers /healthz with the local engine and the SQLite store', async () => {

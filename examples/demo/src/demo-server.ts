@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { createCommandDetector } from '@earshot/commands';
 import type { Logger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
 import { createLocalProvider } from '@earshot/providers/local';
 import { createEarshotServer, createSqliteStore, type EarshotServer } from '@earshot/server';
+import { build } from 'esbuild';
 
 /** Options of the demo server; `main.ts` fills them from the environment. */
 export interface DemoOptions {
@@ -30,6 +32,27 @@ export interface Demo {
 }
 
 const pageUrl = new URL('../public/index.html', import.meta.url);
+const pageScriptPath = fileURLToPath(new URL('./page/demo-page.ts', import.meta.url));
+
+/**
+ * The page's script with @earshot/client bundled in, for the browser (minified ESM). Built
+ * in memory at start-up, so the demo needs no build step of its own.
+ */
+export async function bundlePageScript(): Promise<Uint8Array> {
+  const result = await build({
+    entryPoints: [pageScriptPath],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+  });
+  const [file] = result.outputFiles;
+  if (!file) throw new Error('esbuild produced no page script');
+  return file.contents;
+}
 
 /** Demo voice commands: say "add note …" or "clear transcript". */
 const demoCommands = createCommandDetector({
@@ -58,17 +81,29 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     commands: { detector: demoCommands, onCommand: (match) => ({ ok: true, ...match.slots }) },
   });
   const page = await readFile(pageUrl);
+  const script = await bundlePageScript();
+  const assets: Record<string, { type: string; body: Uint8Array }> = {
+    '/': { type: 'text/html; charset=utf-8', body: page },
+    '/index.html': { type: 'text/html; charset=utf-8', body: page },
+    '/assets/demo-page.js': { type: 'text/javascript; charset=utf-8', body: script },
+  };
 
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'GET' && (req.url === '/' || req.url === '/index.html')) {
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8',
-        'content-length': page.byteLength,
-      });
-      res.end(page);
+  // The page and its script, then Earshot's REST routes, then 404; upgrades go to Earshot.
+  const http = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const asset = req.method === 'GET' ? assets[path] : undefined;
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'content-length': asset.body.byteLength });
+      res.end(asset.body);
+      return;
     }
+    if (await earshot.handleRequest(req, res)) return;
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
   });
-  earshot.attach(http);
+  http.on('upgrade', (req, socket, head) => {
+    if (!earshot.handleUpgrade(req, socket, head)) socket.destroy();
+  });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -17,7 +17,9 @@ export {
   type EarshotClientEvents,
   type EarshotClientOptions,
   type StartOptions,
+  type TokenSource,
   type WebSocketConstructor,
 } from './earshot-client.js';
+export { type ReconnectOptions, reconnectDelayMs } from './reconnect-policy.js';
 export type { TranscriptIteratorOptions } from './transcript-iterator.js';
 export { CLIENT_VERSION } from './version.js';

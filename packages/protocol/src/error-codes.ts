@@ -48,6 +48,12 @@ export const ErrorCode = {
   ConnectionFailed: 'connection_failed',
   /** Audio sent during a dropped connection could not be sent again: the client's replay buffer overflowed. */
   AudioLost: 'audio_lost',
+  /** The browser refused the microphone (the user or a policy said no). */
+  MicrophoneDenied: 'microphone_denied',
+  /** No microphone could be opened (none, busy, or the page cannot capture). */
+  MicrophoneUnavailable: 'microphone_unavailable',
+  /** The microphone went away mid-capture (unplugged, revoked). */
+  MicrophoneLost: 'microphone_lost',
   /** An unexpected failure inside Earshot. */
   Internal: 'internal',
 } as const;
@@ -85,5 +91,10 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   connection_failed: 'The client could not reach the server (network failure, refused connection).',
   audio_lost:
     "Audio the server never received could not be sent again after a reconnect (the client's replay buffer overflowed). The session goes on.",
+  microphone_denied:
+    'The browser refused the microphone (the user or a policy said no). Client-side.',
+  microphone_unavailable:
+    'No microphone could be opened (none, busy, or the page is not https/localhost). Client-side.',
+  microphone_lost: 'The microphone went away mid-capture (unplugged, revoked). Client-side.',
   internal: 'An unexpected failure inside Earshot.',
 };

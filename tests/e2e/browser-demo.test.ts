@@ -1,0 +1,89 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readWavPcm16, referenceTranscript, speechFixtures, wordErrorRate } from '@earshot/testing';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Demo, startDemo } from '../../examples/demo/src/demo-server.js';
+
+// The demo page in real headless Chromium (Debian's), its microphone fed from a recording:
+// click the button, the page shows the words. Both capture paths: AudioWorklet PCM16 and
+// MediaRecorder WebM/Opus. Screenshots go to .earshot/screenshots for inspection.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Against what pocketsphinx_continuous hears in the file itself. Chromium plays the file into
+// a fake device at 48 kHz from the moment the track opens, and the page resamples it to
+// 16 kHz (or Opus-codes it): PocketSphinx, which adapts to what it hears first, changes a
+// few of this 24-word recording's words from run to run (measured 0.08–0.33).
+const MAX_WER = { pcm: 0.35, opus: 0.4 } as const;
+const root = join(import.meta.dirname, '..', '..');
+const screenshots = join(root, '.earshot', 'screenshots');
+const dir = mkdtempSync(join(tmpdir(), 'earshot-browser-'));
+
+let demo: Demo;
+let browser: Browser;
+let reference: string;
+let recordingSeconds: number;
+
+beforeAll(async () => {
+  mkdirSync(screenshots, { recursive: true });
+  const [fixture] = await speechFixtures();
+  reference = (await referenceTranscript(fixture!.path)).join(' ');
+  recordingSeconds = (await readWavPcm16(fixture!.path)).pcm.byteLength / 32000;
+  demo = await startDemo({
+    port: 0,
+    host: '127.0.0.1',
+    databasePath: join(dir, 'demo.db'),
+    maxConcurrentStreams: 2,
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${fixture!.path}%noloop`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the demo page in headless Chromium', () => {
+  for (const capture of ['pcm', 'opus'] as const) {
+    it(`${capture === 'pcm' ? 'AudioWorklet PCM16' : 'MediaRecorder WebM/Opus'}: the mic button shows the spoken words`, async () => {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(String(e)));
+      try {
+        await page.goto(`${demo.url}/?capture=${capture}`);
+        await page.click('#mic');
+        await page.waitForSelector('#mic[data-state="recording"]', { timeout: 15_000 });
+        // Chromium plays the recording in real time: let it finish, then wait for its finals.
+        await page.waitForTimeout(recordingSeconds * 1000 + 1000);
+        await page.waitForFunction(
+          (words) =>
+            (document.getElementById('finals')?.textContent ?? '').split(/\s+/).length >= words,
+          Math.floor(reference.split(' ').length * 0.6),
+          { timeout: 30_000 },
+        );
+        await page.click('#mic');
+        await page.waitForSelector('#mic[data-state="idle"]', { timeout: 15_000 });
+        const text = (await page.textContent('#finals'))?.trim() ?? '';
+        await page.screenshot({ path: join(screenshots, `demo-${capture}.png`) });
+        const wer = wordErrorRate(reference, text);
+        console.log(`${capture}: WER ${wer.toFixed(3)}\n ref: ${reference}\n got: ${text}`);
+        expect(wer).toBeLessThanOrEqual(MAX_WER[capture]);
+        expect(await page.textContent('#status')).toMatch(/finished: \d+ segments/);
+        expect(await page.textContent('#error')).toBe('');
+        expect(problems).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});
