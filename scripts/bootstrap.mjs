@@ -29,6 +29,8 @@ const jobs = {
       sox: '/usr/bin/sox',
       'espeak-ng': '/usr/bin/espeak-ng',
       flite: '/usr/bin/flite',
+      // Headless Chromium for the demo page's browser tests (driven by playwright-core).
+      chromium: '/usr/bin/chromium',
     },
     run: ['run', 'check'],
   },
