@@ -1,0 +1,6 @@
+export {
+  type Transcription,
+  type TranscriptionStatus,
+  type UseTranscriptionOptions,
+  useTranscription,
+} from './use-transcription.js';
