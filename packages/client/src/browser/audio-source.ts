@@ -1,7 +1,7 @@
 import type { AudioFormat } from '@earshot/protocol';
 import { EarshotError } from '@earshot/protocol';
 
-/** Audio captured in the browser, ready for {@link EarshotClient.sendAudio}. */
+/** Audio captured in the browser, ready for `EarshotClient.sendAudio`. */
 export interface AudioSource {
   /** The format of the chunks: what `start` declares. Known once {@link AudioSource.start} resolved. */
   readonly format: AudioFormat;

@@ -1,0 +1,7 @@
+import { createLocalProvider } from '@earshot/providers/local';
+import { startApp } from './app.js';
+
+const app = await startApp(createLocalProvider(), Number(process.env.PORT ?? 3000));
+console.log(
+  `Express + Earshot on ${app.url} (WebSocket ${app.url.replace('http', 'ws')}/v1/listen)`,
+);
