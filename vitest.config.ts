@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run on the TypeScript sources of the workspace packages (the "@earshot/source" export
 // condition), so a test never sees a stale build.
@@ -15,6 +15,8 @@ export default defineConfig({
       'tests/e2e/**/*.test.ts',
       'tests/providers/**/*.test.ts',
     ],
+    // Headless-Chromium tests run on their own afterwards: vitest.browser.config.ts.
+    exclude: [...configDefaults.exclude, '**/*.browser.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

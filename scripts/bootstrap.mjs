@@ -43,23 +43,31 @@ if (!spec) {
 }
 
 ensureDebianPackages(spec.packages);
-// A report from an earlier run must not stand in for this one.
-rmSync(join(root, '.earshot', 'vitest-report.json'), { force: true });
+// Reports from an earlier run must not stand in for this one.
+const reports = ['vitest-report.json', 'vitest-browser-report.json'].map((name) =>
+  join(root, '.earshot', name),
+);
+for (const report of reports) rmSync(report, { force: true });
 const pnpm = pnpmCommand();
 run(pnpm, ['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only']);
 const result = spawnSync(pnpm[0], [...pnpm.slice(1), ...spec.run], { cwd: root, stdio: 'inherit' });
 if (job === 'test') printTestSummary();
 process.exit(result.status ?? 1);
 
-// One plain closing line that any CI reads the same way: "tests: N passed, N failed".
+// One plain closing line that any CI reads the same way: "tests: N passed, N failed", over
+// the main run and the browser run.
 function printTestSummary() {
-  const report = join(root, '.earshot', 'vitest-report.json');
-  if (!existsSync(report)) return;
-  const r = JSON.parse(readFileSync(report, 'utf8'));
-  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  console.log(
-    `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`,
-  );
+  const found = reports.filter((report) => existsSync(report));
+  if (found.length === 0) return;
+  const total = { passed: 0, failed: 0, skipped: 0 };
+  for (const report of found) {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    total.passed += r.numPassedTests;
+    total.failed += r.numFailedTests;
+    total.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  }
+  const skipped = total.skipped ? `, ${total.skipped} skipped` : '';
+  console.log(`tests: ${total.passed} passed, ${total.failed} failed${skipped}`);
 }
 
 function ensureDebianPackages(wanted) {

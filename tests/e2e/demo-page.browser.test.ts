@@ -12,9 +12,12 @@ import { type Demo, startDemo } from '../../examples/demo/src/demo-server.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Against what pocketsphinx_continuous hears in the file itself. Chromium plays the file into
 // a fake device at 48 kHz from the moment the track opens, and the page resamples it to
-// 16 kHz (or Opus-codes it): PocketSphinx, which adapts to what it hears first, changes a
-// few of this 24-word recording's words from run to run (measured 0.08–0.33).
-const MAX_WER = { pcm: 0.35, opus: 0.4 } as const;
+// 16 kHz (or Opus-codes it): PocketSphinx, which adapts to what it hears first, changes some
+// of this 24-word recording's words from run to run (measured alone on two cores: PCM
+// 0.08–0.25, Opus at 32 kbit/s 0.25–0.42).
+// (An espeak-ng sentence fares far worse through Chromium's fake capture, 0.4–0.9, not yet
+// understood; a real recording is used.)
+const MAX_WER = { pcm: 0.35, opus: 0.5 } as const;
 const root = join(import.meta.dirname, '..', '..');
 const screenshots = join(root, '.earshot', 'screenshots');
 const dir = mkdtempSync(join(tmpdir(), 'earshot-browser-'));
@@ -27,8 +30,10 @@ let recordingSeconds: number;
 beforeAll(async () => {
   mkdirSync(screenshots, { recursive: true });
   const [fixture] = await speechFixtures();
-  reference = (await referenceTranscript(fixture!.path)).join(' ');
-  recordingSeconds = (await readWavPcm16(fixture!.path)).pcm.byteLength / 32000;
+  const speech = fixture!.path;
+  reference = (await referenceTranscript(speech)).join(' ');
+  const wav = await readWavPcm16(speech);
+  recordingSeconds = wav.pcm.byteLength / (2 * wav.format.sampleRate);
   demo = await startDemo({
     port: 0,
     host: '127.0.0.1',
@@ -41,7 +46,7 @@ beforeAll(async () => {
       '--no-sandbox',
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${fixture!.path}%noloop`,
+      `--use-file-for-fake-audio-capture=${speech}%noloop`,
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
@@ -60,7 +65,7 @@ describe('the demo page in headless Chromium', () => {
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(String(e)));
       try {
-        await page.goto(`${demo.url}/?capture=${capture}`);
+        await page.goto(`${demo.url}/?capture=${capture}&aec=off`);
         await page.click('#mic');
         await page.waitForSelector('#mic[data-state="recording"]', { timeout: 15_000 });
         // Chromium plays the recording in real time: let it finish, then wait for its finals.
