@@ -59,6 +59,24 @@ afterAll(async () => {
 });
 
 describe('the demo page in headless Chromium', () => {
+  it('shows a refused microphone as an error, and the button can be pressed again', async () => {
+    // A browser that refuses every permission prompt.
+    const refusing = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--deny-permission-prompts'],
+    });
+    try {
+      const page = await refusing.newPage();
+      await page.goto(demo.url);
+      await page.click('#mic');
+      await page.waitForSelector('#mic[data-state="error"]', { timeout: 15_000 });
+      expect(await page.textContent('#error')).toBe('Microphone permission was denied.');
+      expect(await page.isEnabled('#mic')).toBe(true);
+    } finally {
+      await refusing.close();
+    }
+  });
+
   for (const capture of ['pcm', 'opus'] as const) {
     it(`${capture === 'pcm' ? 'AudioWorklet PCM16' : 'MediaRecorder WebM/Opus'}: the mic button shows the spoken words`, async () => {
       const page = await browser.newPage();

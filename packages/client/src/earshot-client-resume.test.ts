@@ -31,16 +31,16 @@ afterEach(async () => {
 
 const chunk = (value: number, bytes = 1000) => new Uint8Array(bytes).fill(value);
 
-/** `ready` as the real server answers a resume: a fresh resume token, `resumed: true`. */
-function readyResumed(conn: ScriptedConnection, message: StartMessage): void {
+/** `ready` as the real server answers: a resume gets a fresh token and `resumed: true`. */
+function answerReady(conn: ScriptedConnection, message: StartMessage): void {
   conn.send({
     type: 'ready',
     protocolVersion: 'v1',
     sessionId: 'sess-1',
-    resumeToken: 'resume-2',
+    resumeToken: message.resume ? 'resume-2' : 'resume-1',
     audio: message.audio,
     provider: 'scripted',
-    resumed: true,
+    resumed: message.resume !== undefined,
     limits: READY_LIMITS,
   });
 }
@@ -51,19 +51,10 @@ describe('EarshotClient resume after a dropped connection', () => {
     server = await startScriptedServer({
       onStart: (conn, message) => {
         if (!message.resume) {
-          conn.send({
-            type: 'ready',
-            protocolVersion: 'v1',
-            sessionId: 'sess-1',
-            resumeToken: 'resume-1',
-            audio: message.audio,
-            provider: 'scripted',
-            resumed: false,
-            limits: READY_LIMITS,
-          });
+          answerReady(conn, message);
           return;
         }
-        readyResumed(conn, message);
+        answerReady(conn, message);
         // The server held 2500 bytes (2.5 chunks) when the first socket died.
         conn.send({ type: 'ack', audioBytes: 2500 });
         conn.send(final('sess-1:1', 'hello')); // sent before the drop too: must not count twice
@@ -110,21 +101,12 @@ describe('EarshotClient resume after a dropped connection', () => {
     server = await startScriptedServer({
       onStart: (conn, message) => {
         if (!message.resume) {
-          conn.send({
-            type: 'ready',
-            protocolVersion: 'v1',
-            sessionId: 'sess-1',
-            resumeToken: 'resume-1',
-            audio: message.audio,
-            provider: 'scripted',
-            resumed: false,
-            limits: READY_LIMITS,
-          });
+          answerReady(conn, message);
           // Drops as soon as the session is ready.
           setTimeout(() => conn.socket.terminate(), 5);
           return;
         }
-        readyResumed(conn, message);
+        answerReady(conn, message);
         conn.send({ type: 'ack', audioBytes: 0 });
       },
     });
@@ -170,16 +152,7 @@ describe('EarshotClient resume after a dropped connection', () => {
           });
           return;
         }
-        conn.send({
-          type: 'ready',
-          protocolVersion: 'v1',
-          sessionId: 'sess-1',
-          resumeToken: 'resume-1',
-          audio: message.audio,
-          provider: 'scripted',
-          resumed: false,
-          limits: READY_LIMITS,
-        });
+        answerReady(conn, message);
       },
       onAudio: (conn) => {
         if (server?.connections.indexOf(conn) === 0) conn.socket.terminate();
