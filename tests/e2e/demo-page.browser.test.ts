@@ -103,6 +103,13 @@ describe('the demo page in headless Chromium', () => {
         expect(wer).toBeLessThanOrEqual(MAX_WER[capture]);
         expect(await page.textContent('#status')).toMatch(/finished: \d+ segments/);
         expect(await page.textContent('#error')).toBe('');
+        // Once granted, the picker lists the (fake) microphones by name.
+        const devices = await page.$$eval('#device option', (o) => o.map((x) => x.textContent));
+        console.log(`microphones offered: ${devices.join(', ')}`);
+        expect(devices.length).toBeGreaterThan(1);
+        expect(devices.slice(1).every((name) => name && !name.startsWith('microphone '))).toBe(
+          true,
+        );
         expect(problems).toEqual([]);
       } finally {
         await page.close();

@@ -5,6 +5,7 @@ import {
   type AudioSource,
   createOpusMicrophone,
   createPcmMicrophone,
+  listMicrophones,
   type MicrophoneStream,
   streamMicrophone,
 } from '@earshot/client/browser';
@@ -19,6 +20,7 @@ const commandsEl = $('commands');
 const errorEl = $('error');
 const meter = $<HTMLMeterElement>('level');
 const captureSelect = $<HTMLSelectElement>('capture');
+const deviceSelect = $<HTMLSelectElement>('device');
 
 type PageState = 'idle' | 'connecting' | 'recording' | 'stopping' | 'error';
 let state: PageState = 'idle';
@@ -43,7 +45,21 @@ function setState(next: PageState, text?: string): void {
           : 'Start';
   statusEl.textContent = text ?? next;
   captureSelect.disabled = next !== 'idle' && next !== 'error';
+  deviceSelect.disabled = captureSelect.disabled;
 }
+
+/** Fills the microphone picker (labels appear once the microphone has been granted). */
+async function refreshDevices(): Promise<void> {
+  const chosen = deviceSelect.value;
+  const options = [new Option('default', '')];
+  for (const [i, mic] of (await listMicrophones()).entries()) {
+    if (mic.deviceId === 'default' || mic.deviceId === '') continue;
+    options.push(new Option(mic.label || `microphone ${i + 1}`, mic.deviceId));
+  }
+  deviceSelect.replaceChildren(...options);
+  deviceSelect.value = chosen;
+}
+void refreshDevices();
 
 function showError(message: string): void {
   errorEl.textContent = message;
@@ -87,7 +103,11 @@ client.on('closed', (m) =>
 async function start(): Promise<void> {
   errorEl.textContent = '';
   setState('connecting');
-  source = captureSelect.value === 'opus' ? createOpusMicrophone() : createPcmMicrophone();
+  const deviceId = deviceSelect.value || undefined;
+  source =
+    captureSelect.value === 'opus'
+      ? createOpusMicrophone({ deviceId })
+      : createPcmMicrophone({ deviceId });
   try {
     session = await streamMicrophone(client, source, { interimResults: true });
   } catch (error) {
@@ -103,6 +123,7 @@ async function start(): Promise<void> {
     'recording',
     `recording (session ${session.ready.sessionId.slice(0, 8)}, ${session.ready.provider}, ${source.format.encoding})`,
   );
+  void refreshDevices();
   meterTimer = setInterval(() => {
     meter.value = Math.min(1, (source?.level ?? 0) * 4);
   }, 100);

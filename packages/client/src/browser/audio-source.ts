@@ -76,3 +76,30 @@ export function watchTrackEnd(stream: MediaStream, onError: (error: EarshotError
     );
   }
 }
+
+/** A microphone the browser offers. */
+export interface MicrophoneInfo {
+  /** Pass as `deviceId` to a microphone source. */
+  readonly deviceId: string;
+  /** Its name; empty until the page has been granted the microphone once (browsers hide it). */
+  readonly label: string;
+}
+
+/**
+ * The microphones the browser offers, for a device picker. Labels are empty until the user
+ * has granted the microphone once; call it again after the first capture to fill them.
+ *
+ * @example
+ * ```ts
+ * const mics = await listMicrophones();
+ * const source = createPcmMicrophone({ deviceId: mics[1]?.deviceId });
+ * ```
+ */
+export async function listMicrophones(): Promise<MicrophoneInfo[]> {
+  const media = globalThis.navigator?.mediaDevices;
+  if (!media?.enumerateDevices) return [];
+  const devices = await media.enumerateDevices();
+  return devices
+    .filter((d) => d.kind === 'audioinput')
+    .map((d) => ({ deviceId: d.deviceId, label: d.label }));
+}
