@@ -49,10 +49,18 @@ export class AudioReplayBuffer {
 
   /** The audio from session offset `offset` (or the oldest held) to the end, in order. */
   from(offset: number): Uint8Array[] {
+    // Searched from the newest: a sender asks for what it has not sent, usually the last
+    // chunk, and this runs for every chunk sent.
+    let first = this.chunks.length;
+    while (
+      first > 0 &&
+      this.chunks[first - 1]!.at + this.chunks[first - 1]!.bytes.byteLength > offset
+    ) {
+      first--;
+    }
     const out: Uint8Array[] = [];
-    for (const { at, bytes } of this.chunks) {
-      const end = at + bytes.byteLength;
-      if (end <= offset) continue;
+    for (let i = first; i < this.chunks.length; i++) {
+      const { at, bytes } = this.chunks[i]!;
       out.push(offset > at ? bytes.subarray(offset - at) : bytes);
     }
     return out;

@@ -401,9 +401,7 @@ export class Session {
       'client gone; awaiting resume',
     );
     // The client is away, not idle: the grace period is the one limit now.
-    if (this.idleTimer) this.timers.delete(this.idleTimer);
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.idleTimer = this.unschedule(this.idleTimer);
     this.graceTimer = this.schedule(grace, () => this.endDisconnected());
   }
 
@@ -422,11 +420,7 @@ export class Session {
     const old = this.peer;
     this.peer = peer;
     old?.close(CloseCode.Superseded, 'resumed on a newer connection');
-    if (this.graceTimer) {
-      clearTimeout(this.graceTimer);
-      this.timers.delete(this.graceTimer);
-      this.graceTimer = undefined;
-    }
+    this.graceTimer = this.unschedule(this.graceTimer);
     this.touchIdle();
     return true;
   }
@@ -645,6 +639,15 @@ export class Session {
     timer.unref();
     this.timers.add(timer);
     return timer;
+  }
+
+  /** Cancels one timer made by {@link schedule}; returns `undefined` to clear its field. */
+  private unschedule(timer: NodeJS.Timeout | undefined): undefined {
+    if (timer) {
+      clearTimeout(timer);
+      this.timers.delete(timer);
+    }
+    return undefined;
   }
 
   private clearTimers(): void {
