@@ -2,7 +2,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run on the TypeScript sources of the workspace packages (the "@earshot/source" export
 // condition), so a test never sees a stale build.
-const conditions = ['@earshot/source', 'import', 'module', 'node', 'default'];
+// Vite adds `import`/`require` by how a module is loaded; listing `import` here would also
+// reach Node's own `require` in external packages (vitest passes these as --conditions) and
+// make `pg` load `pg-pool`'s ESM build with `require`.
+const conditions = ['@earshot/source', 'module', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions },

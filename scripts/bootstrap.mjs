@@ -31,6 +31,9 @@ const jobs = {
       flite: '/usr/bin/flite',
       // Headless Chromium for the demo page's browser tests (driven by playwright-core).
       chromium: '/usr/bin/chromium',
+      // Real database servers the store and cluster tests start on free ports.
+      postgresql: '/usr/bin/pg_lsclusters',
+      'redis-server': '/usr/bin/redis-server',
     },
     run: ['run', 'check'],
   },

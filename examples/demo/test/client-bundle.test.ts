@@ -4,9 +4,10 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 // What a browser app pays for @earshot/client and its microphone capture: the entries bundled
-// for the browser, minified, and gzipped. Nothing server-only may end up in it.
+// for the browser, minified, and gzipped. Nothing server-only may end up in it, nor classic zod:
+// the protocol's schemas are zod/mini schemas, and classic zod alone would add over 400 KiB.
 describe('the browser bundle of @earshot/client', () => {
-  it('holds no ws, no Node built-ins; its size is printed', async () => {
+  it('holds no ws, no Node built-ins, no classic zod; its size is printed', async () => {
     const result = await build({
       stdin: {
         contents: "export * from '@earshot/client';\nexport * from '@earshot/client/browser';\n",
@@ -25,6 +26,7 @@ describe('the browser bundle of @earshot/client', () => {
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.filter((path) => /node_modules\/(\.pnpm\/)?ws[@/]/.test(path))).toEqual([]);
     expect(inputs.filter((path) => path.startsWith('node:'))).toEqual([]);
+    expect(inputs.filter((path) => /node_modules\/zod\/v4\/classic\//.test(path))).toEqual([]);
     const code = result.outputFiles[0]!.contents;
     const bySource = new Map<string, number>();
     const output = Object.values(result.metafile.outputs)[0]!;

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { described } from './described.js';
 
 /**
  * Audio encodings Earshot understands.
@@ -11,9 +12,10 @@ import { z } from 'zod';
 export const AUDIO_ENCODINGS = ['pcm16', 'mulaw', 'alaw', 'webm-opus', 'ogg-opus', 'wav'] as const;
 
 /** Schema of {@link AudioEncoding}. */
-export const AudioEncodingSchema = z
-  .enum(AUDIO_ENCODINGS)
-  .describe('How the bytes encode sound; container formats carry their own header.');
+export const AudioEncodingSchema = described(
+  z.enum(AUDIO_ENCODINGS),
+  'How the bytes encode sound; container formats carry their own header.',
+);
 
 /** One of {@link AUDIO_ENCODINGS}. */
 export type AudioEncoding = z.infer<typeof AudioEncodingSchema>;
@@ -26,18 +28,20 @@ export const MAX_SAMPLE_RATE = 48000;
 export const MAX_CHANNELS = 2;
 
 /** Schema of {@link AudioFormat}. */
-export const AudioFormatSchema = z
-  .object({
+export const AudioFormatSchema = described(
+  z.object({
     encoding: AudioEncodingSchema,
-    sampleRate: z
-      .number()
-      .int()
-      .min(MIN_SAMPLE_RATE)
-      .max(MAX_SAMPLE_RATE)
-      .describe('Samples per second of one channel, e.g. 16000.'),
-    channels: z.number().int().min(1).max(MAX_CHANNELS).default(1).describe('1 (mono) or 2.'),
-  })
-  .describe('What one stream of audio bytes is: its encoding, sample rate and channel count.');
+    sampleRate: described(
+      z.number().check(z.int(), z.minimum(MIN_SAMPLE_RATE), z.maximum(MAX_SAMPLE_RATE)),
+      'Samples per second of one channel, e.g. 16000.',
+    ),
+    channels: described(
+      z._default(z.number().check(z.int(), z.minimum(1), z.maximum(MAX_CHANNELS)), 1),
+      '1 (mono) or 2.',
+    ),
+  }),
+  'What one stream of audio bytes is: its encoding, sample rate and channel count.',
+);
 
 /** A stream's audio format: encoding, sample rate, channels. */
 export type AudioFormat = z.infer<typeof AudioFormatSchema>;

@@ -40,6 +40,8 @@ export const ErrorCode = {
   Timeout: 'timeout',
   /** The store failed to read or write. */
   StoreError: 'store_error',
+  /** The store cannot be reached: finals are held in memory and written when it is back. */
+  StoreUnavailable: 'store_unavailable',
   /** A REST request was malformed. */
   InvalidRequest: 'invalid_request',
   /** A REST route does not exist. */
@@ -86,6 +88,8 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   rate_limited: 'Too many messages or bytes in too short a time.',
   timeout: 'Something waited too long.',
   store_error: 'The store failed to read or write.',
+  store_unavailable:
+    'The store cannot be reached. Finals are still sent, held in memory and written when it is back; a final that could not be kept is reported with `store_error`. The session goes on.',
   invalid_request: 'A REST request was malformed.',
   not_found: 'The REST route does not exist.',
   connection_failed: 'The client could not reach the server (network failure, refused connection).',

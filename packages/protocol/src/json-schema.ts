@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AudioFormatSchema } from './audio-format.js';
 import { ClientMessageSchema } from './messages/client-messages.js';
 import { ServerMessageSchema } from './messages/server-messages.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { EarshotError } from './earshot-error.js';
 import {
   CLIENT_MESSAGE_TYPES,
@@ -15,7 +15,7 @@ import {
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: EarshotError };
 
 function parseWith<T>(
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
   knownTypes: readonly string[],
   text: string,
 ): ParseResult<T> {

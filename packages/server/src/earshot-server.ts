@@ -12,10 +12,12 @@ import type { AudioPipelineOptions } from './audio/audio-pipeline.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
 import type { CommandOptions } from './session/command-runner.js';
 import { Session } from './session/session.js';
+import type { SessionEndHook } from './session/session-end-hook.js';
 import { DEFAULT_SESSION_LIMITS, type SessionLimitOptions } from './session/session-limits.js';
 import { SessionRegistry } from './session/session-registry.js';
 import { createMemoryStore } from './stores/memory-store.js';
 import type { Store } from './stores/store.js';
+import { StoreWriter, type StoreWriterOptions } from './stores/store-writer.js';
 import { createSessionTokens } from './tokens/session-tokens.js';
 import { bindCanonicalTransport, canonicalPeer } from './transports/canonical-transport.js';
 
@@ -27,6 +29,19 @@ export interface EarshotServerOptions {
   readonly providers?: readonly SttProvider[];
   /** Where sessions and finals are kept. Defaults to an in-memory store. */
   readonly store?: Store;
+  /**
+   * How writes ride out a store outage: while the store cannot be reached, finals (and every
+   * write after them) wait in a bounded in-memory buffer and are stored, in order, when it is
+   * back. Live sessions go on; a client is told `store_unavailable`, and `store_error` for a
+   * final that could not be kept.
+   */
+  readonly storeWrites?: StoreWriterOptions;
+  /**
+   * Run when a started session ends, with its whole transcript (e.g. to extract answers or a
+   * summary), retried on failure. What it resolves (or its last error) is stored as the
+   * session's `session_end_hook` event.
+   */
+  readonly onSessionEnd?: SessionEndHook;
   /** Where the server logs (pino-compatible). Silent by default. */
   readonly logger?: Logger;
   /** Path of the canonical WebSocket. Defaults to `/v1/listen`. */
@@ -111,6 +126,13 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const limits: SessionLimitOptions = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
   const tokens = createSessionTokens(options.tokenSecret);
   const registry = new SessionRegistry();
+  const writer = new StoreWriter(store, logger, options.storeWrites);
+  // Work that outlives a session (its end hook), awaited on close.
+  const background = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    background.add(work);
+    void work.finally(() => background.delete(work));
+  };
   const providers = new Map<string, SttProvider>();
   for (const p of [options.provider, ...(options.providers ?? [])]) {
     providers.set(p.name, withResilience(p, options.resilience, logger));
@@ -206,7 +228,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
           const session = new Session({
             id: admission.id,
             peer,
-            store,
+            writer,
             tokens,
             limits,
             logger,
@@ -215,7 +237,9 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             commands: options.commands,
             audio: options.audio ?? {},
             resolveProvider: (name) => (name === undefined ? defaultProvider : providers.get(name)),
+            onSessionEnd: options.onSessionEnd,
             onEnded: (s) => registry.remove(s),
+            background: track,
           });
           registry.add(session);
           bindCanonicalTransport(ws, session, peer);
@@ -267,9 +291,29 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       await Promise.all(registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway)));
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await settleWithin([...background], SHUTDOWN_WAIT_MS);
+      const unsaved = await writer.flush(SHUTDOWN_WAIT_MS);
+      if (unsaved > 0)
+        logger.error({ unsaved }, 'store still unreachable at shutdown; writes lost');
+      writer.close();
       if (ownsStore) await store.close();
     },
   };
+}
+
+// How long close() waits for end hooks, and then for writes held during a store outage.
+const SHUTDOWN_WAIT_MS = 10_000;
+
+/** Waits for `work` to settle, or `ms`, whichever comes first. */
+async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(work),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Wraps `provider` in the resilient layer unless turned off; a provider is never its own fallback. */

@@ -5,9 +5,33 @@ export {
 } from './earshot-server.js';
 export type { CommandContext, CommandOptions } from './session/command-runner.js';
 export type { Session, SessionDeps, SessionEndReason } from './session/session.js';
+export type {
+  EndedSession,
+  SessionEndHandler,
+  SessionEndHook,
+  SessionEndHookOutcome,
+} from './session/session-end-hook.js';
 export { DEFAULT_SESSION_LIMITS, type SessionLimitOptions } from './session/session-limits.js';
+export type { LatencyFigures, SessionMetrics } from './session/session-metrics.js';
 export type { SessionPeer } from './session/session-peer.js';
 export { createMemoryStore } from './stores/memory-store.js';
+export { createPostgresStore, type PostgresStoreOptions } from './stores/postgres-store.js';
 export { createSqliteStore, type SqliteStoreOptions } from './stores/sqlite-store.js';
-export type { SessionQuery, SessionRecord, Store, StoredSegment } from './stores/store.js';
+export type {
+  SessionPage,
+  SessionQuery,
+  SessionRecord,
+  Store,
+  StoredEvent,
+  StoredEventType,
+  StoredSegment,
+} from './stores/store.js';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './stores/store.js';
+export { createStoreFromUrl } from './stores/store-from-url.js';
+export {
+  type StoreWrite,
+  StoreWriter,
+  type StoreWriterOptions,
+  type WriteOutcome,
+} from './stores/store-writer.js';
 export type { SessionTokens, TokenClaims, TokenPurpose } from './tokens/session-tokens.js';

@@ -17,6 +17,8 @@ export {
 } from './opus-fixtures.js';
 export { referenceTranscript } from './reference-transcript.js';
 export { seededRandom } from './seeded-random.js';
+export { type PostgresServer, postgresBinDir, startPostgres } from './services/postgres-server.js';
+export { type RedisServer, startRedis } from './services/redis-server.js';
 export {
   LIBRIVOX_DIR,
   type SpeechFixture,

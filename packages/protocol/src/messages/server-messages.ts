@@ -1,44 +1,51 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AudioFormatSchema } from '../audio-format.js';
+import { described } from '../described.js';
 import { ERROR_CODES } from '../error-codes.js';
 import { PROTOCOL_VERSION } from '../version.js';
 
-const seconds = () => z.number().nonnegative().describe('Seconds of session audio.');
+const seconds = () => described(z.number().check(z.nonnegative()), 'Seconds of session audio.');
 
 /** Limits the server enforces on a session, announced in `ready`. */
 export const SessionLimitsSchema = z.object({
-  maxFrameBytes: z.number().int().positive().describe('Largest binary or text frame accepted.'),
-  maxSessionSeconds: z.number().positive().describe('Longest session, in seconds of wall time.'),
-  idleTimeoutSeconds: z
-    .number()
-    .positive()
-    .describe('Session closes after this long without audio.'),
+  maxFrameBytes: described(
+    z.number().check(z.int(), z.positive()),
+    'Largest binary or text frame accepted.',
+  ),
+  maxSessionSeconds: described(
+    z.number().check(z.positive()),
+    'Longest session, in seconds of wall time.',
+  ),
+  idleTimeoutSeconds: described(
+    z.number().check(z.positive()),
+    'Session closes after this long without audio.',
+  ),
 });
 /** Limits the server enforces on a session. */
 export type SessionLimits = z.infer<typeof SessionLimitsSchema>;
 
 /** Schema of {@link ReadyMessage}. */
-export const ReadyMessageSchema = z
-  .object({
+export const ReadyMessageSchema = described(
+  z.object({
     type: z.literal('ready'),
     protocolVersion: z.literal(PROTOCOL_VERSION),
     sessionId: z.string(),
-    resumeToken: z.string().describe('Present with `start.resume` to continue this session.'),
-    audio: AudioFormatSchema.describe('The input format the server accepted.'),
-    provider: z.string().describe('Name of the provider transcribing this session.'),
-    providerAudio: AudioFormatSchema.optional().describe(
+    resumeToken: described(z.string(), 'Present with `start.resume` to continue this session.'),
+    audio: described(AudioFormatSchema, 'The input format the server accepted.'),
+    provider: described(z.string(), 'Name of the provider transcribing this session.'),
+    providerAudio: described(
+      z.optional(AudioFormatSchema),
       'The format the provider receives, after any conversion.',
     ),
-    conversion: z
-      .string()
-      .optional()
-      .describe(
-        'How the input becomes the provider format, e.g. `mulaw→pcm16, resample 8000→16000`, or `pass-through`.',
-      ),
-    resumed: z.boolean().default(false),
+    conversion: described(
+      z.optional(z.string()),
+      'How the input becomes the provider format, e.g. `mulaw→pcm16, resample 8000→16000`, or `pass-through`.',
+    ),
+    resumed: z._default(z.boolean(), false),
     limits: SessionLimitsSchema,
-  })
-  .describe('The session is open and audio may flow.');
+  }),
+  'The session is open and audio may flow.',
+);
 /** Server → client: the session is open. */
 export type ReadyMessage = z.infer<typeof ReadyMessageSchema>;
 
@@ -47,45 +54,48 @@ export const WordSchema = z.object({
   word: z.string(),
   start: seconds(),
   end: seconds(),
-  confidence: z.number().min(0).max(1).optional(),
-  speaker: z.number().int().nonnegative().optional(),
+  confidence: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
+  speaker: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 /** One recognized word with its timing. */
 export type Word = z.infer<typeof WordSchema>;
 
 /** Schema of {@link TranscriptMessage}. */
-export const TranscriptMessageSchema = z
-  .object({
+export const TranscriptMessageSchema = described(
+  z.object({
     type: z.literal('transcript'),
-    segmentId: z.string().describe('One id per utterance; interims and its final share it.'),
+    segmentId: described(z.string(), 'One id per utterance; interims and its final share it.'),
     isFinal: z.boolean(),
     text: z.string(),
-    confidence: z.number().min(0).max(1).optional(),
-    words: z.array(WordSchema).default([]),
+    confidence: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
+    words: z._default(z.array(WordSchema), []),
     start: seconds(),
     end: seconds(),
-    speaker: z.number().int().nonnegative().optional(),
-    language: z.string().optional(),
-  })
-  .describe('An interim or final transcript of one utterance.');
+    speaker: z.optional(z.number().check(z.int(), z.nonnegative())),
+    language: z.optional(z.string()),
+  }),
+  'An interim or final transcript of one utterance.',
+);
 /** Server → client: an interim or final transcript. */
 export type TranscriptMessage = z.infer<typeof TranscriptMessageSchema>;
 
 /** Schema of {@link SpeechStartedMessage}. */
-export const SpeechStartedMessageSchema = z
-  .object({ type: z.literal('speech_started'), timestamp: seconds() })
-  .describe('The provider heard speech begin.');
+export const SpeechStartedMessageSchema = described(
+  z.object({ type: z.literal('speech_started'), timestamp: seconds() }),
+  'The provider heard speech begin.',
+);
 /** Server → client: speech began. */
 export type SpeechStartedMessage = z.infer<typeof SpeechStartedMessageSchema>;
 
 /** Schema of {@link UtteranceEndMessage}. */
-export const UtteranceEndMessageSchema = z
-  .object({
+export const UtteranceEndMessageSchema = described(
+  z.object({
     type: z.literal('utterance_end'),
     timestamp: seconds(),
-    segmentId: z.string().optional(),
-  })
-  .describe('The speaker paused: the current utterance is over.');
+    segmentId: z.optional(z.string()),
+  }),
+  'The speaker paused: the current utterance is over.',
+);
 /** Server → client: the utterance is over. */
 export type UtteranceEndMessage = z.infer<typeof UtteranceEndMessageSchema>;
 
@@ -93,39 +103,45 @@ export type UtteranceEndMessage = z.infer<typeof UtteranceEndMessageSchema>;
 export const COMMAND_PHASES = ['tentative', 'confirmed', 'executed', 'failed'] as const;
 
 /** Schema of {@link CommandMessage}. */
-export const CommandMessageSchema = z
-  .object({
+export const CommandMessageSchema = described(
+  z.object({
     type: z.literal('command'),
     name: z.string(),
     phase: z.enum(COMMAND_PHASES),
-    segmentId: z.string().optional(),
-    slots: z.record(z.string(), z.unknown()).default({}),
-    result: z.unknown().optional(),
-    error: z.string().optional(),
-  })
-  .describe('A voice command detected in the transcript, and what became of it.');
+    segmentId: z.optional(z.string()),
+    slots: z._default(z.record(z.string(), z.unknown()), {}),
+    result: z.optional(z.unknown()),
+    error: z.optional(z.string()),
+  }),
+  'A voice command detected in the transcript, and what became of it.',
+);
 /** Server → client: a voice command. */
 export type CommandMessage = z.infer<typeof CommandMessageSchema>;
 
 /** Schema of {@link AckMessage}. */
-export const AckMessageSchema = z
-  .object({
+export const AckMessageSchema = described(
+  z.object({
     type: z.literal('ack'),
-    audioBytes: z.number().int().nonnegative().describe('Bytes of audio the server holds.'),
-  })
-  .describe('The server holds this much audio; the client may drop it from its replay buffer.');
+    audioBytes: described(
+      z.number().check(z.int(), z.nonnegative()),
+      'Bytes of audio the server holds.',
+    ),
+  }),
+  'The server holds this much audio; the client may drop it from its replay buffer.',
+);
 /** Server → client: audio acknowledged. */
 export type AckMessage = z.infer<typeof AckMessageSchema>;
 
 /** Schema of {@link ErrorMessage}. */
-export const ErrorMessageSchema = z
-  .object({
+export const ErrorMessageSchema = described(
+  z.object({
     type: z.literal('error'),
     code: z.enum(ERROR_CODES),
     message: z.string(),
-    fatal: z.boolean().describe('When true the server closes the session next.'),
-  })
-  .describe('Something went wrong; `fatal` says whether the session goes on.');
+    fatal: described(z.boolean(), 'When true the server closes the session next.'),
+  }),
+  'Something went wrong; `fatal` says whether the session goes on.',
+);
 /** Server → client: an error. */
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
 
@@ -137,45 +153,51 @@ export const SessionStatusSchema = z.enum(SESSION_STATUSES);
 export type SessionStatus = z.infer<typeof SessionStatusSchema>;
 
 /** Schema of {@link SessionInfoMessage}. */
-export const SessionInfoMessageSchema = z
-  .object({
+export const SessionInfoMessageSchema = described(
+  z.object({
     type: z.literal('session_info'),
     sessionId: z.string(),
     status: SessionStatusSchema,
-    provider: z.string().optional(),
-    audio: AudioFormatSchema.optional(),
-    audioBytes: z.number().int().nonnegative(),
+    provider: z.optional(z.string()),
+    audio: z.optional(AudioFormatSchema),
+    audioBytes: z.number().check(z.int(), z.nonnegative()),
     audioSeconds: seconds(),
-    finalSegments: z.number().int().nonnegative(),
-    startedAt: z.string().describe('ISO 8601 time the session was created.'),
-  })
-  .describe("The session's current figures.");
+    finalSegments: z.number().check(z.int(), z.nonnegative()),
+    startedAt: described(z.string(), 'ISO 8601 time the session was created.'),
+  }),
+  "The session's current figures.",
+);
 /** Server → client: session figures. */
 export type SessionInfoMessage = z.infer<typeof SessionInfoMessageSchema>;
 
 /** Schema of {@link PongMessage}. */
-export const PongMessageSchema = z
-  .object({
+export const PongMessageSchema = described(
+  z.object({
     type: z.literal('pong'),
-    id: z.union([z.string(), z.number()]).optional(),
-    timestamp: z.number().describe('Server time, milliseconds since the epoch.'),
-  })
-  .describe('Answer to `ping`.');
+    id: z.optional(z.union([z.string(), z.number()])),
+    timestamp: described(z.number(), 'Server time, milliseconds since the epoch.'),
+  }),
+  'Answer to `ping`.',
+);
 /** Server → client: answer to `ping`. */
 export type PongMessage = z.infer<typeof PongMessageSchema>;
 
 /** Schema of {@link BroadcastMessage}. */
-export const BroadcastMessageSchema = z
-  .object({ type: z.literal('broadcast'), payload: z.unknown() })
-  .describe('An application message pushed to this session by the server admin.');
+export const BroadcastMessageSchema = described(
+  z.object({ type: z.literal('broadcast'), payload: z.unknown() }),
+  'An application message pushed to this session by the server admin.',
+);
 /** Server → client: an application broadcast. */
 export type BroadcastMessage = z.infer<typeof BroadcastMessageSchema>;
 
 /** Summary of a finished session, sent in `closed` and kept by the store. */
 export const SessionSummarySchema = z.object({
   audioSeconds: seconds(),
-  finalSegments: z.number().int().nonnegative(),
-  durationSeconds: z.number().nonnegative().describe('Wall-clock seconds the session was open.'),
+  finalSegments: z.number().check(z.int(), z.nonnegative()),
+  durationSeconds: described(
+    z.number().check(z.nonnegative()),
+    'Wall-clock seconds the session was open.',
+  ),
 });
 /** Summary of a finished session. */
 export type SessionSummary = z.infer<typeof SessionSummarySchema>;
@@ -184,13 +206,14 @@ export type SessionSummary = z.infer<typeof SessionSummarySchema>;
 export const CLOSE_REASONS = ['stopped', 'ended', 'error', 'timeout', 'shutdown'] as const;
 
 /** Schema of {@link ClosedMessage}. */
-export const ClosedMessageSchema = z
-  .object({
+export const ClosedMessageSchema = described(
+  z.object({
     type: z.literal('closed'),
     reason: z.enum(CLOSE_REASONS),
     summary: SessionSummarySchema,
-  })
-  .describe('The session is over; every final has been sent. The socket closes next.');
+  }),
+  'The session is over; every final has been sent. The socket closes next.',
+);
 /** Server → client: the session is over. */
 export type ClosedMessage = z.infer<typeof ClosedMessageSchema>;
 

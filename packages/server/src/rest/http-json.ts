@@ -11,6 +11,8 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   session_ended: 409,
   rate_limited: 429,
   capacity: 503,
+  store_error: 503,
+  store_unavailable: 503,
 };
 
 /** Writes a JSON body with a status. */

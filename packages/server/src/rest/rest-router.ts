@@ -17,9 +17,11 @@ export interface RestContext {
   readonly newSessionId: () => string;
 }
 
-const CreateSessionBody = z.object({ metadata: MetadataSchema.optional() }).strict();
+// The protocol's schemas are zod/mini schemas, without chainable methods: wrap them with
+// classic zod's functions, which take any zod schema.
+const CreateSessionBody = z.object({ metadata: z.optional(MetadataSchema) }).strict();
 const ListQuery = z.object({
-  status: SessionStatusSchema.optional(),
+  status: z.optional(SessionStatusSchema),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -110,11 +112,11 @@ async function listSessions(ctx: RestContext, req: IncomingMessage, res: ServerR
     sendJson(res, 200, { sessions: ctx.registry.list().map((s) => s.info()) });
     return;
   }
-  const records = await ctx.store.listSessions({
+  const page = await ctx.store.listSessions({
     status: query.data.status,
     limit: query.data.limit,
   });
-  sendJson(res, 200, { sessions: records });
+  sendJson(res, 200, { sessions: page.sessions });
 }
 
 async function getSession(

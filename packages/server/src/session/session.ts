@@ -17,11 +17,14 @@ import {
 import type { ProviderTranscript, SttProvider, SttStream } from '@earshot/providers';
 import { isResilientStream } from '@earshot/providers/resilient';
 import { AudioPipeline, type AudioPipelineOptions } from '../audio/audio-pipeline.js';
-import type { Store } from '../stores/store.js';
+import type { StoreWriter } from '../stores/store-writer.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import { type CommandOptions, runCommands } from './command-runner.js';
+import { type EndedSession, runSessionEndHook, type SessionEndHook } from './session-end-hook.js';
 import type { SessionLimitOptions } from './session-limits.js';
+import { type SessionMetrics, SessionMetricsTracker } from './session-metrics.js';
 import type { SessionPeer } from './session-peer.js';
+import { SessionRecorder } from './session-recorder.js';
 
 /** Why a session ended, as stored and as sent in `closed`. */
 export type SessionEndReason = 'stopped' | 'ended' | 'error' | 'timeout' | 'shutdown';
@@ -30,7 +33,8 @@ export type SessionEndReason = 'stopped' | 'ended' | 'error' | 'timeout' | 'shut
 export interface SessionDeps {
   readonly id: string;
   readonly peer: SessionPeer;
-  readonly store: Store;
+  /** Where the session's record, finals and events are written. */
+  readonly writer: StoreWriter;
   readonly tokens: SessionTokens;
   readonly limits: SessionLimitOptions;
   readonly logger: Logger;
@@ -43,8 +47,12 @@ export interface SessionDeps {
   readonly audio: AudioPipelineOptions;
   /** Voice commands to detect in finals. */
   readonly commands?: CommandOptions;
+  /** Run once the session has ended, with its whole transcript; its outcome is stored. */
+  readonly onSessionEnd?: SessionEndHook;
   /** Called once, when the session has ended and released everything. */
   readonly onEnded: (session: Session) => void;
+  /** Work that goes on after the session ended (the end hook), for the server to await on close. */
+  readonly background: (work: Promise<unknown>) => void;
 }
 
 type Phase = 'created' | 'starting' | 'active' | 'ending' | 'ended';
@@ -89,11 +97,24 @@ export class Session {
   private readonly recentFinals: { seq: number; message: TranscriptMessage }[] = [];
   /** Commands and broadcasts that came while no client was connected. */
   private missed: ServerMessageInput[] = [];
+  private readonly recorder: SessionRecorder;
+  private readonly tracker: SessionMetricsTracker;
 
   constructor(private readonly deps: SessionDeps) {
     this.id = deps.id;
     this.peer = deps.peer;
     this.metadata = { ...(deps.metadata ?? {}) };
+    this.recorder = new SessionRecorder(
+      this.id,
+      deps.writer,
+      (e) => this.sendError(e),
+      deps.logger,
+    );
+    this.tracker = new SessionMetricsTracker(
+      this.createdAt.getTime(),
+      () => this.audioSeconds,
+      () => (this.stream && isResilientStream(this.stream) ? this.stream.stats : undefined),
+    );
     this.schedule(deps.limits.startTimeoutSeconds, () => {
       if (this.phase === 'created') {
         this.fail(
@@ -185,22 +206,20 @@ export class Session {
     this.wireStream(stream);
 
     try {
-      const now = new Date().toISOString();
-      const record = {
-        status: 'active' as const,
-        startedAt: now,
-        provider: provider.name,
-        audio: message.audio,
-        language: message.language,
-        metadata: this.metadata,
-      };
-      if (this.deps.preCreated) await this.deps.store.updateSession(this.id, record);
-      else
-        await this.deps.store.createSession({
+      // While the store is unreachable this resolves at once (the write waits in memory).
+      await this.recorder.begin(
+        {
           id: this.id,
           createdAt: this.createdAt.toISOString(),
-          ...record,
-        });
+          status: 'active',
+          startedAt: new Date().toISOString(),
+          provider: provider.name,
+          audio: message.audio,
+          language: message.language,
+          metadata: this.metadata,
+        },
+        this.deps.preCreated,
+      );
     } catch (error) {
       this.fail(
         EarshotError.from(error, 'store_error').asFatal(),
@@ -238,6 +257,7 @@ export class Session {
       );
       return;
     }
+    this.tracker.resumed();
     this.sendReady(true);
     this.send({ type: 'ack', audioBytes: this.audioBytes });
     this.ackedBytes = this.audioBytes;
@@ -362,15 +382,26 @@ export class Session {
     };
   }
 
-  /** Sends an application broadcast to this session's client. */
-  broadcast(payload: unknown): void {
-    if (this.phase !== 'ended') this.send({ type: 'broadcast', payload });
+  /** The session's figures so far. */
+  metrics(): SessionMetrics {
+    return this.tracker.snapshot();
   }
 
-  /** Tells the client about a malformed message; the session goes on. */
+  /** Sends an application broadcast to this session's client. */
+  broadcast(payload: unknown): void {
+    if (this.phase === 'ended') return;
+    this.send({ type: 'broadcast', payload });
+    this.recorder.event('broadcast', { payload });
+  }
+
+  /** Tells the client about an error; unless it is fatal, the session goes on. */
   sendError(error: EarshotError): void {
     this.deps.logger.debug({ sessionId: this.id, code: error.code }, error.message);
-    this.send(error.toWire());
+    const wire = error.toWire();
+    this.send(wire);
+    this.tracker.error();
+    // A store error is not stored: it is the store that failed.
+    if (!error.code.startsWith('store_')) this.recorder.event('error', wire);
   }
 
   /**
@@ -464,27 +495,48 @@ export class Session {
     }
     await this.outbound;
     const summary = this.summary();
+    const metrics = this.tracker.snapshot();
     if (wasStarted) {
-      try {
-        await this.deps.store.updateSession(this.id, {
-          status: this.failed ? 'failed' : 'ended',
-          endedAt: new Date().toISOString(),
-          endReason: storedReason,
-          summary,
-        });
-      } catch (error) {
-        this.deps.logger.error(
-          { sessionId: this.id, err: error },
-          'could not store the session end',
-        );
-      }
+      await this.recorder.end({
+        status: this.failed ? 'failed' : 'ended',
+        endedAt: new Date().toISOString(),
+        endReason: storedReason,
+        summary,
+        metrics,
+      });
     }
     this.phase = 'ended';
     if (peerPresent) {
       this.send({ type: 'closed', reason, summary });
       this.peer?.close(closeCode, reason);
     }
+    if (wasStarted && this.deps.onSessionEnd) {
+      this.runEndHook(this.deps.onSessionEnd, { reason: storedReason, summary, metrics });
+    }
     this.deps.onEnded(this);
+  }
+
+  /** Runs the app's end hook after the session is over; its outcome is stored as an event. */
+  private runEndHook(
+    hook: SessionEndHook,
+    end: Pick<EndedSession, 'reason' | 'summary' | 'metrics'>,
+  ): void {
+    const segments = this.recorder.transcript;
+    const session: EndedSession = {
+      sessionId: this.id,
+      metadata: this.metadata,
+      transcript: segments
+        .map((s) => s.text)
+        .filter(Boolean)
+        .join(' '),
+      segments,
+      ...end,
+    };
+    this.deps.background(
+      runSessionEndHook(hook, session, this.deps.logger).then((outcome) =>
+        this.recorder.event('session_end_hook', outcome),
+      ),
+    );
   }
 
   private fail(error: EarshotError, closeCode: number, reason: SessionEndReason): void {
@@ -492,11 +544,14 @@ export class Session {
     this.failed = true;
     this.deps.logger.warn({ sessionId: this.id, code: error.code }, error.message);
     this.send(error.toWire());
+    this.tracker.error();
+    this.recorder.event('error', error.toWire());
     void this.end(reason, closeCode);
   }
 
   private forward(chunk: Uint8Array): void {
     this.audioBytes += chunk.byteLength;
+    this.tracker.audio(chunk.byteLength);
     this.pipeline?.write(chunk);
     // Acknowledge about once per second of audio: enough for a client to trim its replay
     // buffer, without a message per frame.
@@ -569,29 +624,23 @@ export class Session {
       end: t.end,
       speaker: t.speaker,
     };
+    this.tracker.transcript(t.isFinal, t.end);
     if (!t.isFinal) {
       if (this.phase === 'active') this.send(message);
       return;
     }
     const seq = this.finalSegments++;
-    try {
-      await this.deps.store.appendSegment(this.id, {
-        segmentId: message.segmentId,
-        seq,
-        text: message.text,
-        start: message.start,
-        end: message.end,
-        confidence: message.confidence,
-        speaker: message.speaker,
-        words: message.words,
-        createdAt: new Date().toISOString(),
-      });
-    } catch (error) {
-      this.deps.logger.error({ sessionId: this.id, err: error }, 'could not store a final');
-      this.sendError(
-        new EarshotError('store_error', `a final could not be stored: ${String(error)}`),
-      );
-    }
+    await this.recorder.final({
+      segmentId: message.segmentId,
+      seq,
+      text: message.text,
+      start: message.start,
+      end: message.end,
+      confidence: message.confidence,
+      speaker: message.speaker,
+      words: message.words,
+      createdAt: new Date().toISOString(),
+    });
     this.recentFinals.push({ seq, message });
     if (this.recentFinals.length > MAX_RECENT_FINALS) this.recentFinals.shift();
     this.send(message);
@@ -601,7 +650,10 @@ export class Session {
         this.deps.commands,
         message.text,
         context,
-        (m) => this.send(m),
+        (m) => {
+          this.send(m);
+          this.recorder.event('command', m);
+        },
         this.deps.logger,
       );
     }

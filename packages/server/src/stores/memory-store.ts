@@ -1,5 +1,12 @@
 import { EarshotError } from '@earshot/protocol';
-import type { SessionQuery, SessionRecord, Store, StoredSegment } from './store.js';
+import { decodeCursor, isAfterCursor, pageSize, toPage } from './session-cursor.js';
+import type { SessionQuery, SessionRecord, Store, StoredEvent, StoredSegment } from './store.js';
+
+// Compared as text, as the SQL stores compare it.
+const userIdOf = (s: SessionRecord) =>
+  s.metadata.userId === undefined || s.metadata.userId === null
+    ? undefined
+    : String(s.metadata.userId);
 
 /**
  * A store that keeps everything in this process's memory: for tests and for apps that persist
@@ -13,38 +20,61 @@ import type { SessionQuery, SessionRecord, Store, StoredSegment } from './store.
 export function createMemoryStore(): Store {
   const sessions = new Map<string, SessionRecord>();
   const segments = new Map<string, StoredSegment[]>();
+  const events = new Map<string, StoredEvent[]>();
 
   return {
     kind: 'memory',
     async createSession(record) {
-      sessions.set(record.id, { ...record });
+      if (!sessions.has(record.id)) sessions.set(record.id, structuredClone(record));
     },
     async updateSession(id, patch) {
       const current = sessions.get(id);
       if (!current) throw new EarshotError('session_not_found', `no session ${id}`);
-      sessions.set(id, { ...current, ...patch });
+      sessions.set(id, { ...current, ...structuredClone(patch) });
     },
     async getSession(id) {
-      return sessions.get(id);
+      const record = sessions.get(id);
+      return record && structuredClone(record);
     },
     async listSessions(query: SessionQuery = {}) {
-      const all = [...sessions.values()]
-        .filter((s) => query.status === undefined || s.status === query.status)
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-      return query.limit === undefined ? all : all.slice(0, query.limit);
+      const size = pageSize(query);
+      const cursor = decodeCursor(query.cursor);
+      const rows = [...sessions.values()]
+        .filter(
+          (s) =>
+            (query.status === undefined || s.status === query.status) &&
+            (query.userId === undefined || userIdOf(s) === query.userId) &&
+            (cursor === undefined || isAfterCursor(s, cursor)),
+        )
+        .sort((a, b) => (isAfterCursor(a, b) ? 1 : -1))
+        .slice(0, size + 1);
+      return toPage(
+        rows.map((s) => structuredClone(s)),
+        size,
+      );
     },
     async appendSegment(sessionId, segment) {
       const list = segments.get(sessionId) ?? [];
       if (list.some((s) => s.segmentId === segment.segmentId)) return;
-      list.push(segment);
+      list.push(structuredClone(segment));
       segments.set(sessionId, list);
     },
     async getSegments(sessionId) {
-      return [...(segments.get(sessionId) ?? [])].sort((a, b) => a.seq - b.seq);
+      return structuredClone(segments.get(sessionId) ?? []).sort((a, b) => a.seq - b.seq);
     },
+    async appendEvent(sessionId, event) {
+      const list = events.get(sessionId) ?? [];
+      list.push(structuredClone(event));
+      events.set(sessionId, list);
+    },
+    async getEvents(sessionId) {
+      return structuredClone(events.get(sessionId) ?? []);
+    },
+    async ping() {},
     async close() {
       sessions.clear();
       segments.clear();
+      events.clear();
     },
   };
 }

@@ -1,7 +1,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EarshotError } from '@earshot/protocol';
-import type { SessionQuery, SessionRecord, Store, StoredSegment } from './store.js';
+import { createSqlStore, type SqlDriver, type SqlRow } from './sql-store.js';
+import type { Store } from './store.js';
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -10,6 +11,7 @@ export interface SqliteStoreOptions {
 }
 
 // Each entry moves the schema one version up; `PRAGMA user_version` records where a file is.
+// Entries are never edited once released: a file made by an older version migrates forward.
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE sessions (
      id TEXT PRIMARY KEY,
@@ -38,69 +40,25 @@ const MIGRATIONS: readonly string[] = [
      created_at TEXT NOT NULL,
      PRIMARY KEY (session_id, segment_id)
    );`,
+  `ALTER TABLE sessions ADD COLUMN metrics TEXT;
+   CREATE INDEX sessions_by_created ON sessions (created_at, id);
+   CREATE INDEX sessions_by_user ON sessions (CAST(json_extract(metadata, '$.userId') AS TEXT), created_at);
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+     type TEXT NOT NULL,
+     at TEXT NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX events_by_session ON events (session_id, id);`,
 ];
 
 interface Database {
   exec(sql: string): void;
   run(sql: string, values?: unknown): { changes: number };
-  all(sql: string, values?: unknown): Record<string, unknown>[];
-  get(sql: string, values?: unknown): Record<string, unknown> | null;
+  all(sql: string, values?: unknown): SqlRow[];
+  get(sql: string, values?: unknown): SqlRow | null;
   close(): void;
-}
-
-type Row = Record<string, unknown>;
-
-const str = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
-const json = <T>(v: unknown): T | undefined =>
-  v === null || v === undefined ? undefined : (JSON.parse(String(v)) as T);
-
-function toSessionRecord(row: Row): SessionRecord {
-  return {
-    id: String(row.id),
-    status: row.status as SessionRecord['status'],
-    createdAt: String(row.created_at),
-    startedAt: str(row.started_at),
-    endedAt: str(row.ended_at),
-    provider: str(row.provider),
-    audio: json(row.audio),
-    language: str(row.language),
-    metadata: json(row.metadata) ?? {},
-    endReason: str(row.end_reason),
-    summary: json(row.summary),
-  };
-}
-
-function toSegment(row: Row): StoredSegment {
-  return {
-    segmentId: String(row.segment_id),
-    seq: Number(row.seq),
-    text: String(row.text),
-    start: Number(row.start_s),
-    end: Number(row.end_s),
-    confidence: row.confidence === null ? undefined : Number(row.confidence),
-    speaker: row.speaker === null ? undefined : Number(row.speaker),
-    words: json(row.words) ?? [],
-    createdAt: String(row.created_at),
-  };
-}
-
-const COLUMNS: Record<keyof Omit<SessionRecord, 'id'>, string> = {
-  status: 'status',
-  createdAt: 'created_at',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-  provider: 'provider',
-  audio: 'audio',
-  language: 'language',
-  metadata: 'metadata',
-  endReason: 'end_reason',
-  summary: 'summary',
-};
-const JSON_COLUMNS = new Set(['audio', 'metadata', 'summary']);
-
-function columnValue(key: string, value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  return JSON_COLUMNS.has(key) ? JSON.stringify(value) : value;
 }
 
 /**
@@ -139,89 +97,19 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       cause: error,
     });
   }
-
-  const guard = async <T>(what: string, action: () => T): Promise<T> => {
-    try {
-      return action();
-    } catch (error) {
-      if (EarshotError.isInstance(error)) throw error;
-      throw new EarshotError('store_error', `SQLite ${what} failed: ${String(error)}`, {
-        cause: error,
-      });
-    }
-  };
-
-  return {
+  const driver: SqlDriver = {
     kind: 'sqlite',
-    createSession: (record) =>
-      guard('createSession', () => {
-        const keys = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
-        const values = [
-          record.id,
-          ...keys.map((k) => columnValue(k, record[k] ?? (k === 'metadata' ? {} : undefined))),
-        ];
-        db.run(
-          `INSERT INTO sessions (id, ${keys.map((k) => COLUMNS[k]).join(', ')}) VALUES (${values.map(() => '?').join(', ')})`,
-          values,
-        );
-      }),
-    updateSession: (id, patch) =>
-      guard('updateSession', () => {
-        const keys = (Object.keys(patch) as (keyof typeof COLUMNS)[]).filter((k) => k in COLUMNS);
-        if (keys.length === 0) return;
-        const sets = keys.map((k) => `${COLUMNS[k]} = ?`).join(', ');
-        const { changes } = db.run(`UPDATE sessions SET ${sets} WHERE id = ?`, [
-          ...keys.map((k) => columnValue(k, patch[k])),
-          id,
-        ]);
-        if (changes === 0) throw new EarshotError('session_not_found', `no session ${id}`);
-      }),
-    getSession: (id) =>
-      guard('getSession', () => {
-        const row = db.get('SELECT * FROM sessions WHERE id = ?', [id]);
-        return row ? toSessionRecord(row) : undefined;
-      }),
-    listSessions: (query: SessionQuery = {}) =>
-      guard('listSessions', () => {
-        const where = query.status ? 'WHERE status = ?' : '';
-        const params: unknown[] = query.status ? [query.status] : [];
-        const limit =
-          query.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(query.limit))}`;
-        return db
-          .all(
-            `SELECT * FROM sessions ${where} ORDER BY created_at DESC, rowid DESC${limit}`,
-            params,
-          )
-          .map(toSessionRecord);
-      }),
-    appendSegment: (sessionId, s) =>
-      guard('appendSegment', () => {
-        db.run(
-          `INSERT OR IGNORE INTO segments
-             (session_id, segment_id, seq, text, start_s, end_s, confidence, speaker, words, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            sessionId,
-            s.segmentId,
-            s.seq,
-            s.text,
-            s.start,
-            s.end,
-            s.confidence ?? null,
-            s.speaker ?? null,
-            JSON.stringify(s.words),
-            s.createdAt,
-          ],
-        );
-      }),
-    getSegments: (sessionId) =>
-      guard('getSegments', () =>
-        db
-          .all('SELECT * FROM segments WHERE session_id = ? ORDER BY seq', [sessionId])
-          .map(toSegment),
-      ),
-    close: () => guard('close', () => db.close()),
+    async execute(sql, params = []) {
+      // A statement that returns rows is read with `all`; any other is run for its changes.
+      if (/^\s*SELECT/i.test(sql)) return { rows: db.all(sql, params), changes: 0 };
+      return { rows: [], changes: db.run(sql, params).changes };
+    },
+    jsonText: (column, key) => `CAST(json_extract(${column}, '$.${key}') AS TEXT)`,
+    async close() {
+      db.close();
+    },
   };
+  return createSqlStore(driver);
 }
 
 function migrate(db: Database): void {

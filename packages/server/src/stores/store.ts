@@ -1,4 +1,5 @@
 import type { AudioFormat, Metadata, SessionStatus, SessionSummary, Word } from '@earshot/protocol';
+import type { SessionMetrics } from '../session/session-metrics.js';
 
 /** A session as the store keeps it. */
 export interface SessionRecord {
@@ -13,10 +14,13 @@ export interface SessionRecord {
   readonly provider?: string;
   readonly audio?: AudioFormat;
   readonly language?: string;
+  /** The app's metadata (user, org, patient…). `userId` is what sessions are filtered by. */
   readonly metadata: Metadata;
   /** Why it ended (`stopped`, `ended`, `error`, `timeout`, `shutdown`, `disconnected`). */
   readonly endReason?: string;
   readonly summary?: SessionSummary;
+  /** The session's figures, stored when it ends. */
+  readonly metrics?: SessionMetrics;
 }
 
 /** A final transcript segment as the store keeps it. */
@@ -35,34 +39,79 @@ export interface StoredSegment {
   readonly createdAt: string;
 }
 
-/** Filter of {@link Store.listSessions}. */
+/** What a stored event records. */
+export type StoredEventType =
+  /** A voice command and what became of it (the `command` message the client got). */
+  | 'command'
+  /** An error the session reported (the `error` message). */
+  | 'error'
+  /** An application broadcast delivered to the session (the `broadcast` message). */
+  | 'broadcast'
+  /** The outcome of the `onSessionEnd` hook: its result or its last error, and attempts. */
+  | 'session_end_hook';
+
+/** Something that happened in a session besides its transcript. */
+export interface StoredEvent {
+  readonly type: StoredEventType;
+  /** ISO 8601 time it happened. */
+  readonly at: string;
+  /** The event's JSON content: for messages, the message as sent. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** Filter and page of {@link Store.listSessions}. */
 export interface SessionQuery {
   readonly status?: SessionStatus;
+  /** Only sessions whose `metadata.userId` is this. */
+  readonly userId?: string;
+  /** At most this many sessions. Default 100. */
   readonly limit?: number;
+  /** Continue after the page that returned this cursor. */
+  readonly cursor?: string;
+}
+
+/** One page of {@link Store.listSessions}, newest first. */
+export interface SessionPage {
+  readonly sessions: SessionRecord[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  readonly nextCursor?: string;
 }
 
 /**
- * Where sessions and their final transcripts are kept. Every method rejects with an
- * `EarshotError` of code `store_error` on failure.
+ * Where sessions, their final transcripts and their events are kept. Every method rejects
+ * with an `EarshotError` of code `store_error` on failure (or `invalid_request` for a cursor
+ * the store did not make).
  *
  * A final is written with {@link Store.appendSegment} and only then sent to the client, so a
- * client that saw a final can always find it stored.
+ * client that saw a final can always find it stored. The same test suite runs against every
+ * implementation (`memory`, `sqlite`, `postgres`).
  */
 export interface Store {
-  /** Short name for logs and health (`memory`, `sqlite`). */
+  /** Short name for logs and health (`memory`, `sqlite`, `postgres`). */
   readonly kind: string;
-  /** Stores a new session. */
+  /** Stores a new session. Idempotent by id: creating an existing session changes nothing. */
   createSession(record: SessionRecord): Promise<void>;
   /** Merges `patch` into the stored session. Rejects with `session_not_found` if absent. */
   updateSession(id: string, patch: Partial<Omit<SessionRecord, 'id'>>): Promise<void>;
   /** The stored session, or `undefined` when there is none with that id. */
   getSession(id: string): Promise<SessionRecord | undefined>;
-  /** Newest first. */
-  listSessions(query?: SessionQuery): Promise<SessionRecord[]>;
+  /** Sessions newest first (by `createdAt`, then id), filtered and paged. */
+  listSessions(query?: SessionQuery): Promise<SessionPage>;
   /** Stores a final segment durably. Idempotent by `(sessionId, segmentId)`. */
   appendSegment(sessionId: string, segment: StoredSegment): Promise<void>;
   /** The session's final segments in `seq` order. */
   getSegments(sessionId: string): Promise<StoredSegment[]>;
+  /** Stores an event of the session. */
+  appendEvent(sessionId: string, event: StoredEvent): Promise<void>;
+  /** The session's events in the order they were stored. */
+  getEvents(sessionId: string): Promise<StoredEvent[]>;
+  /** Resolves when the store answers; rejects with `store_error` when it does not. */
+  ping(): Promise<void>;
   /** Releases the store's resources. */
   close(): Promise<void>;
 }
+
+/** Sessions in a page of {@link Store.listSessions} when the query names no limit. */
+export const DEFAULT_PAGE_SIZE = 100;
+/** Most sessions in one page of {@link Store.listSessions}. */
+export const MAX_PAGE_SIZE = 1000;

@@ -1,0 +1,156 @@
+/** Latency figures in milliseconds over a session. */
+export interface LatencyFigures {
+  readonly count: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly max: number;
+}
+
+/**
+ * One session's figures: kept live (`session_info`), stored when it ends, exported as
+ * Prometheus (and OpenTelemetry) metrics.
+ */
+export interface SessionMetrics {
+  /** Binary audio frames received from the client. */
+  readonly chunksReceived: number;
+  readonly bytesReceived: number;
+  /** Seconds of audio received: the session's clock. */
+  readonly audioSeconds: number;
+  readonly finalSegments: number;
+  readonly interimSegments: number;
+  /** Milliseconds from the first audio frame to the first transcript (interim or final). */
+  readonly firstTranscriptMs?: number;
+  /** Milliseconds from the end of an utterance's audio reaching the server to its final. */
+  readonly providerLatencyMs?: LatencyFigures;
+  /** Times the client reconnected and resumed this session. */
+  readonly resumes: number;
+  /** Times the provider stream was reconnected by the resilient layer. */
+  readonly providerReconnects: number;
+  /** Seconds of audio sent to the provider again after its reconnects. */
+  readonly replayedAudioSeconds: number;
+  /** Errors reported to the client. */
+  readonly errors: number;
+  /** Wall-clock seconds from creation to now (live) or to the end. */
+  readonly durationSeconds: number;
+}
+
+/** What the provider's resilient layer reports, when the stream has one. */
+export interface ProviderStreamFigures {
+  readonly reconnects: number;
+  readonly replayedSeconds: number;
+}
+
+// Enough history to time a final whose audio ended this many seconds of audio ago.
+const ARRIVAL_HISTORY_SECONDS = 300;
+
+/**
+ * Counts one session's figures as they happen. Provider latency is timed from the moment the
+ * audio up to a final's `end` had reached the server to the moment the final came back: what
+ * a user waits after they stop speaking, less the network to the server.
+ */
+export class SessionMetricsTracker {
+  private chunks = 0;
+  private bytes = 0;
+  private finals = 0;
+  private interims = 0;
+  private resumes = 0;
+  private errors = 0;
+  private firstAudioAt: number | undefined;
+  private firstTranscriptMs: number | undefined;
+  private readonly latencies: number[] = [];
+  // (seconds of audio received, wall time) after each chunk, oldest first.
+  private readonly arrivals: { seconds: number; at: number }[] = [];
+
+  constructor(
+    private readonly createdAt: number,
+    private readonly audioSeconds: () => number,
+    private readonly providerFigures: () => ProviderStreamFigures | undefined,
+  ) {}
+
+  /** A binary audio frame arrived (after it was counted into the session clock). */
+  audio(bytes: number, now = Date.now()): void {
+    this.chunks++;
+    this.bytes += bytes;
+    this.firstAudioAt ??= now;
+    const seconds = this.audioSeconds();
+    this.arrivals.push({ seconds, at: now });
+    // Old arrivals go in one splice once they make up half the list, not one by one.
+    const old = this.firstArrivalAt(seconds - ARRIVAL_HISTORY_SECONDS);
+    if (old > this.arrivals.length / 2) this.arrivals.splice(0, old);
+  }
+
+  /** Index of the first arrival with at least `seconds` of audio (arrivals are in order). */
+  private firstArrivalAt(seconds: number): number {
+    let low = 0;
+    let high = this.arrivals.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.arrivals[mid]!.seconds >= seconds - 1e-6) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  /** A transcript came from the provider; `end` is where its audio ends, in session seconds. */
+  transcript(isFinal: boolean, end: number, now = Date.now()): number | undefined {
+    if (this.firstTranscriptMs === undefined && this.firstAudioAt !== undefined) {
+      this.firstTranscriptMs = now - this.firstAudioAt;
+    }
+    if (!isFinal) {
+      this.interims++;
+      return undefined;
+    }
+    this.finals++;
+    // When the audio up to `end` had all arrived.
+    const arrivedAt = this.arrivals[this.firstArrivalAt(end)]?.at;
+    if (arrivedAt === undefined) return undefined;
+    const latency = Math.max(0, now - arrivedAt);
+    this.latencies.push(latency);
+    return latency;
+  }
+
+  /** The client reconnected and resumed the session. */
+  resumed(): void {
+    this.resumes++;
+  }
+
+  /** An error was reported to the client. */
+  error(): void {
+    this.errors++;
+  }
+
+  /** The figures now. */
+  snapshot(now = Date.now()): SessionMetrics {
+    const provider = this.providerFigures();
+    return {
+      chunksReceived: this.chunks,
+      bytesReceived: this.bytes,
+      audioSeconds: this.audioSeconds(),
+      finalSegments: this.finals,
+      interimSegments: this.interims,
+      firstTranscriptMs: this.firstTranscriptMs,
+      providerLatencyMs: latencyFigures(this.latencies),
+      resumes: this.resumes,
+      providerReconnects: provider?.reconnects ?? 0,
+      replayedAudioSeconds: provider?.replayedSeconds ?? 0,
+      errors: this.errors,
+      durationSeconds: (now - this.createdAt) / 1000,
+    };
+  }
+}
+
+/** Count, mean, median, 95th percentile and max of `samples`; none when there are none. */
+export function latencyFigures(samples: readonly number[]): LatencyFigures | undefined {
+  if (samples.length === 0) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return {
+    count: sorted.length,
+    mean: round(sorted.reduce((sum, v) => sum + v, 0) / sorted.length),
+    p50: at(0.5),
+    p95: at(0.95),
+    max: sorted[sorted.length - 1]!,
+  };
+}
