@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { CloseCode, type Logger, type Metadata, silentLogger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
@@ -9,7 +10,9 @@ import {
 } from '@earshot/providers/resilient';
 import { WebSocketServer } from 'ws';
 import type { AudioPipelineOptions } from './audio/audio-pipeline.js';
+import { LocalSessionControl } from './control/local-session-control.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
+import { ServerEvents } from './server-events.js';
 import type { CommandOptions } from './session/command-runner.js';
 import { Session } from './session/session.js';
 import type { SessionEndHook } from './session/session-end-hook.js';
@@ -18,6 +21,7 @@ import { SessionRegistry } from './session/session-registry.js';
 import { createMemoryStore } from './stores/memory-store.js';
 import type { Store } from './stores/store.js';
 import { StoreWriter, type StoreWriterOptions } from './stores/store-writer.js';
+import { timedStore } from './stores/timed-store.js';
 import { createSessionTokens } from './tokens/session-tokens.js';
 import { bindCanonicalTransport, canonicalPeer } from './transports/canonical-transport.js';
 
@@ -42,6 +46,8 @@ export interface EarshotServerOptions {
    * session's `session_end_hook` event.
    */
   readonly onSessionEnd?: SessionEndHook;
+  /** This server process's name in a cluster and in the admin's answers. Defaults to `<hostname>-<pid>`. */
+  readonly nodeId?: string;
   /** Where the server logs (pino-compatible). Silent by default. */
   readonly logger?: Logger;
   /** Path of the canonical WebSocket. Defaults to `/v1/listen`. */
@@ -89,6 +95,11 @@ export interface EarshotServer {
    * Returns a function that detaches.
    */
   attach(server: Server): () => void;
+  /**
+   * What the server reports as it works: sessions starting and ending with their metrics,
+   * every message sent to a client, finals with their latency, provider errors, store timings.
+   */
+  readonly events: ServerEvents;
   /** The live session with this id on this process. */
   getSession(id: string): Session | undefined;
   /** The live sessions on this process. */
@@ -120,13 +131,16 @@ export interface EarshotServer {
  */
 export function createEarshotServer(options: EarshotServerOptions): EarshotServer {
   const logger = options.logger ?? silentLogger;
-  const store = options.store ?? createMemoryStore();
+  const events = new ServerEvents();
+  const store = timedStore(options.store ?? createMemoryStore(), events);
   const ownsStore = options.store === undefined;
   const listenPath = options.path ?? '/v1/listen';
   const limits: SessionLimitOptions = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
   const tokens = createSessionTokens(options.tokenSecret);
   const registry = new SessionRegistry();
   const writer = new StoreWriter(store, logger, options.storeWrites);
+  const nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
+  const control = new LocalSessionControl(nodeId, registry, events);
   // Work that outlives a session (its end hook), awaited on close.
   const background = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -144,6 +158,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
 
   const rest: RestContext = {
     registry,
+    control,
     store,
     tokens,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 300,
@@ -229,6 +244,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             id: admission.id,
             peer,
             writer,
+            events,
             tokens,
             limits,
             logger,
@@ -284,6 +300,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
         server.off('request', onRequest);
       };
     },
+    events,
     getSession: (id) => registry.get(id),
     sessions: () => registry.list(),
     async close() {

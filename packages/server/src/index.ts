@@ -1,8 +1,15 @@
+export type {
+  BroadcastTarget,
+  LiveSession,
+  SessionControl,
+  SessionObserver,
+} from './control/session-control.js';
 export {
   createEarshotServer,
   type EarshotServer,
   type EarshotServerOptions,
 } from './earshot-server.js';
+export { type ServerEventMap, ServerEvents } from './server-events.js';
 export type { CommandContext, CommandOptions } from './session/command-runner.js';
 export type { Session, SessionDeps, SessionEndReason } from './session/session.js';
 export type {

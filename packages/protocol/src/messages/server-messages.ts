@@ -152,6 +152,57 @@ export const SessionStatusSchema = z.enum(SESSION_STATUSES);
 /** Where a session is in its life. */
 export type SessionStatus = z.infer<typeof SessionStatusSchema>;
 
+const count = () => z.number().check(z.int(), z.nonnegative());
+const ms = (text: string) => described(z.number().check(z.nonnegative()), text);
+
+/** Schema of {@link LatencyFigures}. */
+export const LatencyFiguresSchema = z.object({
+  count: count(),
+  mean: ms('Mean, in milliseconds.'),
+  p50: ms('Median, in milliseconds.'),
+  p95: ms('95th percentile, in milliseconds.'),
+  max: ms('Largest, in milliseconds.'),
+});
+/** Latency figures in milliseconds over a session. */
+export type LatencyFigures = z.infer<typeof LatencyFiguresSchema>;
+
+/** Schema of {@link SessionMetrics}. */
+export const SessionMetricsSchema = described(
+  z.object({
+    chunksReceived: described(count(), 'Binary audio frames received from the client.'),
+    bytesReceived: count(),
+    audioSeconds: described(z.number().check(z.nonnegative()), 'Seconds of audio received.'),
+    finalSegments: count(),
+    interimSegments: count(),
+    firstTranscriptMs: z.optional(
+      ms('Milliseconds from the first audio frame to the first transcript.'),
+    ),
+    providerLatencyMs: z.optional(
+      described(
+        LatencyFiguresSchema,
+        "From the end of an utterance's audio reaching the server to its final.",
+      ),
+    ),
+    resumes: described(count(), 'Times the client reconnected and resumed the session.'),
+    providerReconnects: described(count(), 'Times the provider stream was reconnected.'),
+    replayedAudioSeconds: described(
+      z.number().check(z.nonnegative()),
+      'Seconds of audio sent to the provider again after its reconnects.',
+    ),
+    errors: described(count(), 'Errors reported to the client.'),
+    durationSeconds: described(
+      z.number().check(z.nonnegative()),
+      'Wall-clock seconds from creation to now (live) or to the end.',
+    ),
+  }),
+  "One session's figures: live in `session_info`, stored when it ends.",
+);
+/**
+ * One session's figures: kept live (`session_info`), stored when it ends, exported as
+ * Prometheus (and OpenTelemetry) metrics.
+ */
+export type SessionMetrics = z.infer<typeof SessionMetricsSchema>;
+
 /** Schema of {@link SessionInfoMessage}. */
 export const SessionInfoMessageSchema = described(
   z.object({
@@ -164,6 +215,7 @@ export const SessionInfoMessageSchema = described(
     audioSeconds: seconds(),
     finalSegments: z.number().check(z.int(), z.nonnegative()),
     startedAt: described(z.string(), 'ISO 8601 time the session was created.'),
+    metrics: z.optional(SessionMetricsSchema),
   }),
   "The session's current figures.",
 );

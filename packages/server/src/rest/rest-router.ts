@@ -1,14 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloseCode, EarshotError, MetadataSchema, SessionStatusSchema } from '@earshot/protocol';
 import { z } from 'zod';
+import type { SessionControl } from '../control/session-control.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { Store } from '../stores/store.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import { readJsonBody, sendError, sendJson } from './http-json.js';
 
+/** Metrics in Prometheus' text format, as `GET /metrics` serves them. */
+export interface MetricsExposition {
+  /** The `content-type` of {@link MetricsExposition.render}'s text. */
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
 /** What the REST routes need from the server. */
 export interface RestContext {
   readonly registry: SessionRegistry;
+  /** Live sessions wherever they run: this node's, or the cluster's. */
+  readonly control: SessionControl;
+  /** The Prometheus exposition `GET /metrics` answers; absent when metrics are off. */
+  readonly metrics?: MetricsExposition;
   readonly store: Store;
   readonly tokens: SessionTokens;
   readonly tokenTtlSeconds: number;

@@ -1,39 +1,6 @@
-/** Latency figures in milliseconds over a session. */
-export interface LatencyFigures {
-  readonly count: number;
-  readonly mean: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly max: number;
-}
+import type { LatencyFigures, SessionMetrics } from '@earshot/protocol';
 
-/**
- * One session's figures: kept live (`session_info`), stored when it ends, exported as
- * Prometheus (and OpenTelemetry) metrics.
- */
-export interface SessionMetrics {
-  /** Binary audio frames received from the client. */
-  readonly chunksReceived: number;
-  readonly bytesReceived: number;
-  /** Seconds of audio received: the session's clock. */
-  readonly audioSeconds: number;
-  readonly finalSegments: number;
-  readonly interimSegments: number;
-  /** Milliseconds from the first audio frame to the first transcript (interim or final). */
-  readonly firstTranscriptMs?: number;
-  /** Milliseconds from the end of an utterance's audio reaching the server to its final. */
-  readonly providerLatencyMs?: LatencyFigures;
-  /** Times the client reconnected and resumed this session. */
-  readonly resumes: number;
-  /** Times the provider stream was reconnected by the resilient layer. */
-  readonly providerReconnects: number;
-  /** Seconds of audio sent to the provider again after its reconnects. */
-  readonly replayedAudioSeconds: number;
-  /** Errors reported to the client. */
-  readonly errors: number;
-  /** Wall-clock seconds from creation to now (live) or to the end. */
-  readonly durationSeconds: number;
-}
+export type { LatencyFigures, SessionMetrics };
 
 /** What the provider's resilient layer reports, when the stream has one. */
 export interface ProviderStreamFigures {

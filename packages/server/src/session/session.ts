@@ -17,6 +17,7 @@ import {
 import type { ProviderTranscript, SttProvider, SttStream } from '@earshot/providers';
 import { isResilientStream } from '@earshot/providers/resilient';
 import { AudioPipeline, type AudioPipelineOptions } from '../audio/audio-pipeline.js';
+import type { ServerEvents } from '../server-events.js';
 import type { StoreWriter } from '../stores/store-writer.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import { type CommandOptions, runCommands } from './command-runner.js';
@@ -35,6 +36,8 @@ export interface SessionDeps {
   readonly peer: SessionPeer;
   /** Where the session's record, finals and events are written. */
   readonly writer: StoreWriter;
+  /** Where the session reports what happens in it (observers, metrics). */
+  readonly events: ServerEvents;
   readonly tokens: SessionTokens;
   readonly limits: SessionLimitOptions;
   readonly logger: Logger;
@@ -83,7 +86,7 @@ export class Session {
   private pendingAudio: Uint8Array[] = [];
   private pendingBytes = 0;
   private finalSegments = 0;
-  private metadata: Metadata;
+  private meta: Metadata;
   // Every message that depends on an earlier one (a final after its store write, `closed`
   // after the last final) goes through this chain, so the client sees them in order.
   private outbound: Promise<void> = Promise.resolve();
@@ -103,7 +106,7 @@ export class Session {
   constructor(private readonly deps: SessionDeps) {
     this.id = deps.id;
     this.peer = deps.peer;
-    this.metadata = { ...(deps.metadata ?? {}) };
+    this.meta = { ...(deps.metadata ?? {}) };
     this.recorder = new SessionRecorder(
       this.id,
       deps.writer,
@@ -124,6 +127,11 @@ export class Session {
         );
       }
     });
+  }
+
+  /** The app's metadata of this session (from `POST /v1/sessions` and `start`). */
+  get metadata(): Metadata {
+    return this.meta;
   }
 
   /** The session's status as the protocol and the store name it. */
@@ -173,7 +181,7 @@ export class Session {
     this.provider = provider;
     this.format = message.audio;
     this.byteRate = bytesPerSecond(message.audio) ?? 0;
-    if (message.metadata) this.metadata = { ...this.metadata, ...message.metadata };
+    if (message.metadata) this.meta = { ...this.meta, ...message.metadata };
 
     let stream: SttStream;
     try {
@@ -216,7 +224,7 @@ export class Session {
           provider: provider.name,
           audio: message.audio,
           language: message.language,
-          metadata: this.metadata,
+          metadata: this.meta,
         },
         this.deps.preCreated,
       );
@@ -232,6 +240,11 @@ export class Session {
 
     this.phase = 'active';
     this.sendReady(false);
+    this.deps.events.emit('session_started', {
+      sessionId: this.id,
+      provider: provider.name,
+      metadata: this.meta,
+    });
     const { limits } = this.deps;
     this.schedule(limits.maxSessionSeconds, () => void this.end('timeout', CloseCode.Normal));
     this.touchIdle();
@@ -274,6 +287,7 @@ export class Session {
 
   /** Sends a message to the client; while none is connected, keeps what a resume must deliver. */
   private send(message: ServerMessageInput): void {
+    this.deps.events.emit('session_message', { sessionId: this.id, message });
     if (this.peer) {
       this.peer.send(message);
       return;
@@ -379,6 +393,7 @@ export class Session {
       audioSeconds: this.audioSeconds,
       finalSegments: this.finalSegments,
       startedAt: this.createdAt.toISOString(),
+      metrics: this.tracker.snapshot(),
     };
   }
 
@@ -510,6 +525,15 @@ export class Session {
       this.send({ type: 'closed', reason, summary });
       this.peer?.close(closeCode, reason);
     }
+    if (wasStarted) {
+      this.deps.events.emit('session_ended', {
+        sessionId: this.id,
+        provider: this.provider?.name,
+        reason: storedReason,
+        status: this.failed ? 'failed' : 'ended',
+        metrics,
+      });
+    }
     if (wasStarted && this.deps.onSessionEnd) {
       this.runEndHook(this.deps.onSessionEnd, { reason: storedReason, summary, metrics });
     }
@@ -524,7 +548,7 @@ export class Session {
     const segments = this.recorder.transcript;
     const session: EndedSession = {
       sessionId: this.id,
-      metadata: this.metadata,
+      metadata: this.meta,
       transcript: segments
         .map((s) => s.text)
         .filter(Boolean)
@@ -591,6 +615,12 @@ export class Session {
       ),
     );
     stream.on('error', (error) => {
+      this.deps.events.emit('provider_error', {
+        sessionId: this.id,
+        provider: this.provider?.name ?? 'unknown',
+        code: error.code,
+        fatal: error.fatal,
+      });
       if (error.fatal) this.fail(error, CloseCode.ProviderFailed, 'error');
       else this.enqueue(async () => this.sendError(error));
     });
@@ -624,7 +654,14 @@ export class Session {
       end: t.end,
       speaker: t.speaker,
     };
-    this.tracker.transcript(t.isFinal, t.end);
+    const latencyMs = this.tracker.transcript(t.isFinal, t.end);
+    if (t.isFinal) {
+      this.deps.events.emit('final_transcript', {
+        sessionId: this.id,
+        provider: this.provider?.name ?? 'unknown',
+        latencyMs,
+      });
+    }
     if (!t.isFinal) {
       if (this.phase === 'active') this.send(message);
       return;
@@ -645,7 +682,7 @@ export class Session {
     if (this.recentFinals.length > MAX_RECENT_FINALS) this.recentFinals.shift();
     this.send(message);
     if (this.deps.commands && message.text) {
-      const context = { sessionId: this.id, segmentId: message.segmentId, metadata: this.metadata };
+      const context = { sessionId: this.id, segmentId: message.segmentId, metadata: this.meta };
       await runCommands(
         this.deps.commands,
         message.text,
