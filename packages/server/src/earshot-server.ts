@@ -100,6 +100,11 @@ export interface EarshotServer {
    * every message sent to a client, finals with their latency, provider errors, store timings.
    */
   readonly events: ServerEvents;
+  /**
+   * The store's state: writes held in memory while it cannot be reached (`pendingWrites`,
+   * `degraded` while there are any).
+   */
+  storeStatus(): { kind: string; degraded: boolean; pendingWrites: number };
   /** The live session with this id on this process. */
   getSession(id: string): Session | undefined;
   /** The live sessions on this process. */
@@ -301,6 +306,11 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       };
     },
     events,
+    storeStatus: () => ({
+      kind: store.kind,
+      degraded: writer.degraded,
+      pendingWrites: writer.pending,
+    }),
     getSession: (id) => registry.get(id),
     sessions: () => registry.list(),
     async close() {

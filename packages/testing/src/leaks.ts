@@ -1,12 +1,15 @@
 import { createServer } from 'node:net';
 
 /**
- * Waits until `check` holds, polling every 10 ms; rejects after `timeoutMs`. A fired poll
+ * Waits until `check` holds (or resolves true), polling every 10 ms; rejects after `timeoutMs`. A fired poll
  * timer is no longer an active resource, so it never shows up in {@link countResources}.
  */
-export async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

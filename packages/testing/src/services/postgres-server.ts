@@ -10,6 +10,8 @@ export interface PostgresServer {
   /** Connection URL of the `postgres` database, as superuser `postgres` (trust auth). */
   readonly url: string;
   readonly port: number;
+  /** Whether the server is running (not stopped for an outage). */
+  readonly running: boolean;
   /** A URL of a fresh, empty database created in this cluster. */
   createDatabase(name?: string): Promise<string>;
   /** Stops the server, keeping its data: an outage. */
@@ -102,6 +104,9 @@ export async function startPostgres(): Promise<PostgresServer> {
   return {
     url,
     port,
+    get running() {
+      return service.running;
+    },
     async createDatabase(name = `earshot_${process.pid}_${++databases}`) {
       execFileSync(
         'psql',

@@ -1,0 +1,100 @@
+import { EarshotClient } from '@earshot/client';
+import type { EarshotError, TranscriptMessage } from '@earshot/protocol';
+import { createLocalProvider } from '@earshot/providers/local';
+import { createPostgresStore, type Store } from '@earshot/server';
+import { listen, type RunningServer } from '@earshot/server/node';
+import {
+  type PostgresServer,
+  readWavPcm16,
+  speechFixtures,
+  startPostgres,
+  until,
+} from '@earshot/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// PostgreSQL goes down in the middle of a session and comes back. The session must go on
+// (finals still reach the client, held in memory by the server), the client must be told, and
+// once the store is back every final the client received must be stored.
+const provider = createLocalProvider();
+let postgres: PostgresServer;
+let store: Store;
+let server: RunningServer;
+let speech: Buffer;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  store = await createPostgresStore({
+    connectionString: await postgres.createDatabase(),
+    connectionTimeoutMs: 1000,
+  });
+  server = await listen({
+    provider,
+    store,
+    port: 0,
+    storeWrites: { retryMs: 100, maxRetryMs: 500 },
+  });
+  // Every recording, a second of silence after each: a pause, so a final, every few seconds.
+  const silence = Buffer.alloc(32000);
+  const parts: Buffer[] = [];
+  for (const fixture of await speechFixtures()) {
+    parts.push((await readWavPcm16(fixture.path)).pcm, silence);
+  }
+  speech = Buffer.concat(parts);
+});
+afterAll(async () => {
+  await server?.close();
+  await store?.close();
+  await provider.close();
+  await postgres?.destroy();
+});
+
+describe('a store outage mid-session', () => {
+  it('does not end the session; the client is told; every final is stored once the store is back', async () => {
+    const client = new EarshotClient({ url: `${server.url.replace('http', 'ws')}/v1/listen` });
+    const finals: TranscriptMessage[] = [];
+    const errors: EarshotError[] = [];
+    client.on('transcript', (t) => t.isFinal && t.text && finals.push(t));
+    client.on('error', (e) => errors.push(e));
+    await client.start({ audio: { encoding: 'pcm16', sampleRate: 16000, channels: 1 } });
+    const sessionId = client.sessionId!;
+
+    let finalsBeforeOutage = -1;
+    let finalsAtRecovery = -1;
+    const frame = 3200; // 100 ms at twice real time
+    for (let at = 0; at < speech.byteLength; at += frame) {
+      client.sendAudio(speech.subarray(at, at + frame));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (finalsBeforeOutage < 0 && finals.length > 0) {
+        finalsBeforeOutage = finals.length;
+        await postgres.stop();
+      }
+      // Back once at least one final went out while it was down.
+      if (finalsBeforeOutage > 0 && finalsAtRecovery < 0 && finals.length > finalsBeforeOutage) {
+        finalsAtRecovery = finals.length;
+        await postgres.start();
+      }
+    }
+    if (!postgres.running) await postgres.start();
+    const closed = await client.stop();
+
+    expect(finalsAtRecovery).toBeGreaterThan(finalsBeforeOutage);
+    expect(closed.reason).toBe('stopped');
+    expect(errors.map((e) => e.code)).toContain('store_unavailable');
+    expect(errors.every((e) => !e.fatal)).toBe(true);
+
+    // The held writes reach the store once it answers again, in order.
+    await until(() => server.earshot.storeStatus().pendingWrites === 0, 20_000);
+    const stored = await store.getSegments(sessionId);
+    for (const final of finals) {
+      expect(stored.find((s) => s.segmentId === final.segmentId)?.text).toBe(final.text);
+    }
+    expect(stored.map((s) => s.seq)).toEqual(stored.map((_, i) => i));
+    expect(await store.getSession(sessionId)).toMatchObject({
+      status: 'ended',
+      endReason: 'stopped',
+    });
+    console.log(
+      `outage: ${finalsBeforeOutage} finals before, ${finalsAtRecovery - finalsBeforeOutage} during, ${finals.length} in all; ${stored.length} stored`,
+    );
+  });
+});
