@@ -12,6 +12,8 @@ export interface TcpProxy {
    * anyone noticed), so the server surely misses audio the client believes it sent.
    */
   cut(options?: { losingMs?: number }): Promise<void>;
+  /** Sends new connections to `127.0.0.1:targetPort` from now on (another node, after a cut). */
+  retarget(targetPort: number): void;
   close(): Promise<void>;
 }
 
@@ -19,9 +21,10 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
+  let target = targetPort;
   const server: Server = createServer((client) => {
     accepted++;
-    const upstream = connect(targetPort, '127.0.0.1');
+    const upstream = connect(target, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     const drop = () => {
@@ -56,6 +59,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         pair[1].resetAndDestroy();
         pairs.delete(pair);
       }
+    },
+    retarget(port) {
+      target = port;
     },
     close() {
       for (const [client, upstream] of pairs) {

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { CloseCode, type Logger, type Metadata, silentLogger } from '@earshot/protocol';
+import {
+  CloseCode,
+  EarshotError,
+  type Logger,
+  type Metadata,
+  silentLogger,
+} from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
 import {
   createResilientProvider,
@@ -10,11 +16,15 @@ import {
 } from '@earshot/providers/resilient';
 import { WebSocketServer } from 'ws';
 import type { AudioPipelineOptions } from './audio/audio-pipeline.js';
+import { type ClusterOptions, ClusterSessionControl } from './cluster/cluster-session-control.js';
+import { deferredControl } from './control/deferred-control.js';
 import { LocalSessionControl } from './control/local-session-control.js';
+import type { SessionControl } from './control/session-control.js';
+import { handleObserverUpgrade } from './rest/observer-socket.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
 import { ServerEvents } from './server-events.js';
 import type { CommandOptions } from './session/command-runner.js';
-import { Session } from './session/session.js';
+import { Session, type SessionDeps } from './session/session.js';
 import type { SessionEndHook } from './session/session-end-hook.js';
 import { DEFAULT_SESSION_LIMITS, type SessionLimitOptions } from './session/session-limits.js';
 import { SessionRegistry } from './session/session-registry.js';
@@ -46,6 +56,14 @@ export interface EarshotServerOptions {
    * session's `session_end_hook` event.
    */
   readonly onSessionEnd?: SessionEndHook;
+  /**
+   * Run as one node of several that share a Redis (`ioredis` must be installed): a session
+   * registry across nodes, the admin's list across all of them, `end` and `broadcast` routed to
+   * the node that runs the session, observers on any node, and a client that reconnects to
+   * another node resumes its session there. Needs a `tokenSecret` shared by every node. While
+   * Redis is unreachable, each node serves its own sessions (and logs a warning).
+   */
+  readonly cluster?: ClusterOptions;
   /** This server process's name in a cluster and in the admin's answers. Defaults to `<hostname>-<pid>`. */
   readonly nodeId?: string;
   /** Where the server logs (pino-compatible). Silent by default. */
@@ -63,6 +81,16 @@ export interface EarshotServerOptions {
    * (`?token=` or `Authorization: Bearer`); others are refused with HTTP 401. Default false.
    */
   readonly requireToken?: boolean;
+  /**
+   * Who may use the REST admin: every route but `GET /healthz`, the observer WebSocket
+   * (`/v1/sessions/:id/events`) and `GET /metrics` included. `{ apiKey }` accepts
+   * `Authorization: Bearer <key>` or `x-api-key: <key>` (compared in constant time); a function
+   * decides from the request. Others get 401 `unauthorized`. Without it the admin routes are
+   * open to anyone who reaches them: for development, or behind your own auth.
+   */
+  readonly adminAuth?:
+    | { readonly apiKey: string }
+    | ((req: IncomingMessage) => boolean | Promise<boolean>);
   /** Voice commands to detect in final transcripts (see `@earshot/commands`). */
   readonly commands?: CommandOptions;
   /**
@@ -100,6 +128,11 @@ export interface EarshotServer {
    * every message sent to a client, finals with their latency, provider errors, store timings.
    */
   readonly events: ServerEvents;
+  /**
+   * The live sessions wherever they run (every node of a cluster): list, end, broadcast,
+   * observe. The REST admin is built on it; an app may use it directly.
+   */
+  readonly control: SessionControl;
   /**
    * The store's state: writes held in memory while it cannot be reached (`pendingWrites`,
    * `degraded` while there are any).
@@ -145,7 +178,22 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const registry = new SessionRegistry();
   const writer = new StoreWriter(store, logger, options.storeWrites);
   const nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
-  const control = new LocalSessionControl(nodeId, registry, events);
+  const local = new LocalSessionControl(nodeId, registry, events);
+  if (options.cluster && !options.tokenSecret) {
+    throw new EarshotError(
+      'invalid_request',
+      'a cluster needs a tokenSecret shared by every node, so a token minted on one node is valid on all',
+    );
+  }
+  const cluster = options.cluster
+    ? ClusterSessionControl.join(options.cluster, local, registry, events, logger).catch(
+        (error: unknown) => {
+          logger.error({ err: error }, 'could not join the cluster; running as a single node');
+          return undefined;
+        },
+      )
+    : undefined;
+  const control: SessionControl = cluster ? deferredControl(cluster, local) : local;
   // Work that outlives a session (its end hook), awaited on close.
   const background = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -170,6 +218,8 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     listenPath,
     providerName: options.provider.name,
     newSessionId: randomUUID,
+    adminAuth: options.adminAuth,
+    logger,
   };
 
   function refuse(socket: Duplex, status: number, code: string, message: string): void {
@@ -205,7 +255,8 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     }
     const resumeClaims = tokens.verify(token, 'resume');
     if (resumeClaims) {
-      const session = registry.get(resumeClaims.sessionId);
+      const session =
+        registry.get(resumeClaims.sessionId) ?? (await takeOver(resumeClaims.sessionId));
       if (!session?.resumable) {
         return { status: 404, code: 'session_not_found', message: 'no session to resume' };
       }
@@ -220,8 +271,40 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     return { id: claims.sessionId, preCreated: true, metadata: record.metadata };
   }
 
+  function newSession(own: Pick<SessionDeps, 'id' | 'peer' | 'preCreated' | 'metadata'>): Session {
+    return new Session({
+      ...own,
+      writer,
+      events,
+      tokens,
+      limits,
+      logger,
+      commands: options.commands,
+      audio: options.audio ?? {},
+      resolveProvider: (name) => (name === undefined ? defaultProvider : providers.get(name)),
+      onSessionEnd: options.onSessionEnd,
+      onEnded: (s) => registry.remove(s),
+      background: track,
+    });
+  }
+
+  /** A session another node runs, handed over to this one for a client that resumed here. */
+  async function takeOver(id: string): Promise<Session | undefined> {
+    const state = await (await cluster)?.takeOver(id);
+    if (!state) return undefined;
+    const session = newSession({ id, preCreated: true, metadata: state.metadata });
+    if (!(await session.continueFrom(state))) {
+      logger.warn({ sessionId: id }, 'could not continue a handed-over session');
+      return undefined;
+    }
+    registry.add(session);
+    logger.info({ sessionId: id }, 'session taken over from another node');
+    return session;
+  }
+
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (handleObserverUpgrade(rest, wss, req, socket, head)) return true;
     if (url.pathname !== listenPath) return false;
     if (closing) {
       refuse(socket, 503, 'capacity', 'server is shutting down');
@@ -245,22 +328,11 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             logger.info({ sessionId: session.id }, 'session reconnected');
             return;
           }
-          const session = new Session({
+          const session = newSession({
             id: admission.id,
             peer,
-            writer,
-            events,
-            tokens,
-            limits,
-            logger,
             preCreated: admission.preCreated,
             metadata: admission.metadata,
-            commands: options.commands,
-            audio: options.audio ?? {},
-            resolveProvider: (name) => (name === undefined ? defaultProvider : providers.get(name)),
-            onSessionEnd: options.onSessionEnd,
-            onEnded: (s) => registry.remove(s),
-            background: track,
           });
           registry.add(session);
           bindCanonicalTransport(ws, session, peer);
@@ -306,6 +378,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       };
     },
     events,
+    control,
     storeStatus: () => ({
       kind: store.kind,
       degraded: writer.degraded,
@@ -316,6 +389,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     async close() {
       closing = true;
       await Promise.all(registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway)));
+      await (await cluster)?.leave();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await settleWithin([...background], SHUTDOWN_WAIT_MS);

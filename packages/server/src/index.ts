@@ -1,3 +1,4 @@
+export type { ClusterOptions } from './cluster/cluster-session-control.js';
 export type {
   BroadcastTarget,
   LiveSession,

@@ -11,6 +11,21 @@ export interface ProviderStreamFigures {
 // Enough history to time a final whose audio ended this many seconds of audio ago.
 const ARRIVAL_HISTORY_SECONDS = 300;
 
+/** A tracker's raw figures, carried to another node with a handed-over session. */
+export interface MetricsCarryOver {
+  readonly createdAt: number;
+  readonly chunks: number;
+  readonly bytes: number;
+  readonly finals: number;
+  readonly interims: number;
+  readonly resumes: number;
+  readonly errors: number;
+  readonly firstTranscriptMs?: number;
+  readonly latencies: readonly number[];
+  readonly providerReconnects: number;
+  readonly replayedSeconds: number;
+}
+
 /**
  * Counts one session's figures as they happen. Provider latency is timed from the moment the
  * audio up to a final's `end` had reached the server to the moment the final came back: what
@@ -28,9 +43,11 @@ export class SessionMetricsTracker {
   private readonly latencies: number[] = [];
   // (seconds of audio received, wall time) after each chunk, oldest first.
   private readonly arrivals: { seconds: number; at: number }[] = [];
+  // What the provider streams of earlier nodes reported, after a handover.
+  private providerBase = { reconnects: 0, replayedSeconds: 0 };
 
   constructor(
-    private readonly createdAt: number,
+    private createdAt: number,
     private readonly audioSeconds: () => number,
     private readonly providerFigures: () => ProviderStreamFigures | undefined,
   ) {}
@@ -87,6 +104,42 @@ export class SessionMetricsTracker {
     this.errors++;
   }
 
+  /** The raw figures, for the node a session is handed over to. */
+  carried(): MetricsCarryOver {
+    const provider = this.providerFigures();
+    return {
+      createdAt: this.createdAt,
+      chunks: this.chunks,
+      bytes: this.bytes,
+      finals: this.finals,
+      interims: this.interims,
+      resumes: this.resumes,
+      errors: this.errors,
+      firstTranscriptMs: this.firstTranscriptMs,
+      latencies: [...this.latencies],
+      providerReconnects: this.providerBase.reconnects + (provider?.reconnects ?? 0),
+      replayedSeconds: this.providerBase.replayedSeconds + (provider?.replayedSeconds ?? 0),
+    };
+  }
+
+  /** Goes on from the figures another node counted (a handed-over session). */
+  carryOver(from: MetricsCarryOver): void {
+    this.createdAt = from.createdAt;
+    this.chunks = from.chunks;
+    this.bytes = from.bytes;
+    this.finals = from.finals;
+    this.interims = from.interims;
+    this.resumes = from.resumes;
+    this.errors = from.errors;
+    this.firstTranscriptMs = from.firstTranscriptMs;
+    this.firstAudioAt ??= from.createdAt;
+    this.latencies.push(...from.latencies);
+    this.providerBase = {
+      reconnects: from.providerReconnects,
+      replayedSeconds: from.replayedSeconds,
+    };
+  }
+
   /** The figures now. */
   snapshot(now = Date.now()): SessionMetrics {
     const provider = this.providerFigures();
@@ -99,8 +152,8 @@ export class SessionMetricsTracker {
       firstTranscriptMs: this.firstTranscriptMs,
       providerLatencyMs: latencyFigures(this.latencies),
       resumes: this.resumes,
-      providerReconnects: provider?.reconnects ?? 0,
-      replayedAudioSeconds: provider?.replayedSeconds ?? 0,
+      providerReconnects: this.providerBase.reconnects + (provider?.reconnects ?? 0),
+      replayedAudioSeconds: this.providerBase.replayedSeconds + (provider?.replayedSeconds ?? 0),
       errors: this.errors,
       durationSeconds: (now - this.createdAt) / 1000,
     };

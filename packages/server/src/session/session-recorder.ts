@@ -44,6 +44,11 @@ export class SessionRecorder {
     );
   }
 
+  /** Takes the finals another node recorded (a handed-over session) as this session's own. */
+  carryOver(transcript: readonly StoredSegment[]): void {
+    this.finals.unshift(...transcript);
+  }
+
   /** Stores a final. Resolves when it may be sent. */
   async final(segment: StoredSegment): Promise<void> {
     this.finals.push(segment);

@@ -22,6 +22,7 @@ import type { StoreWriter } from '../stores/store-writer.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import { type CommandOptions, runCommands } from './command-runner.js';
 import { type EndedSession, runSessionEndHook, type SessionEndHook } from './session-end-hook.js';
+import type { HandoverState } from './session-handover.js';
 import type { SessionLimitOptions } from './session-limits.js';
 import { type SessionMetrics, SessionMetricsTracker } from './session-metrics.js';
 import type { SessionPeer } from './session-peer.js';
@@ -33,7 +34,8 @@ export type SessionEndReason = 'stopped' | 'ended' | 'error' | 'timeout' | 'shut
 /** What a {@link Session} needs from the server that owns it. */
 export interface SessionDeps {
   readonly id: string;
-  readonly peer: SessionPeer;
+  /** The client's connection; none for a session taken over from another node until it attaches. */
+  readonly peer?: SessionPeer;
   /** Where the session's record, finals and events are written. */
   readonly writer: StoreWriter;
   /** Where the session reports what happens in it (observers, metrics). */
@@ -72,13 +74,19 @@ const MAX_MISSED_MESSAGES = 200;
  */
 export class Session {
   readonly id: string;
-  readonly createdAt = new Date();
+  private created = new Date();
   private phase: Phase = 'created';
   private failed = false;
   private provider: SttProvider | undefined;
   private stream: SttStream | undefined;
   private format: AudioFormat | undefined;
+  /** The `start` that opened the session, to open the provider again after a handover. */
+  private startMessage: StartMessage | undefined;
   private byteRate = 0;
+  /** Handovers between nodes so far: keeps segment ids of each node's provider stream apart. */
+  private epoch = 0;
+  /** Seconds of session audio before this node's provider stream began (after a handover). */
+  private clockOffset = 0;
   private pipeline: AudioPipeline | undefined;
   private invalidAudioReported = 0;
   private audioBytes = 0;
@@ -127,6 +135,11 @@ export class Session {
         );
       }
     });
+  }
+
+  /** When the session was created (on the first node, for a handed-over one). */
+  get createdAt(): Date {
+    return this.created;
   }
 
   /** The app's metadata of this session (from `POST /v1/sessions` and `start`). */
@@ -180,38 +193,11 @@ export class Session {
     this.phase = 'starting';
     this.provider = provider;
     this.format = message.audio;
+    this.startMessage = message;
     this.byteRate = bytesPerSecond(message.audio) ?? 0;
     if (message.metadata) this.meta = { ...this.meta, ...message.metadata };
 
-    let stream: SttStream;
-    try {
-      stream = await provider.open({
-        audio: pipeline.plan.output,
-        language: message.language,
-        interimResults: message.interimResults,
-        keywords: message.keywords,
-        diarize: message.diarize,
-        providerOptions: message.providerOptions,
-        logger: this.deps.logger,
-      });
-    } catch (error) {
-      const wrapped = EarshotError.from(error, 'provider_error');
-      const code = wrapped.code === 'capacity' ? CloseCode.TryAgainLater : CloseCode.ProviderFailed;
-      this.fail(
-        new EarshotError(wrapped.code, wrapped.message, { fatal: true, cause: error }),
-        code,
-        'error',
-      );
-      return;
-    }
-    if (this.phase !== 'starting') {
-      // The peer left or the session was ended while the provider was opening.
-      stream.abort();
-      pipeline.destroy();
-      return;
-    }
-    this.stream = stream;
-    this.wireStream(stream);
+    if (!(await this.openStream(provider, pipeline, message))) return;
 
     try {
       // While the store is unreachable this resolves at once (the write waits in memory).
@@ -252,6 +238,129 @@ export class Session {
     this.pendingAudio = [];
     this.pendingBytes = 0;
     for (const chunk of pending) this.forward(chunk);
+  }
+
+  /**
+   * Opens the provider stream for `message` and wires it. On failure the session fails; if the
+   * session stopped starting meanwhile, the stream is dropped. Resolves whether it is open.
+   */
+  private async openStream(
+    provider: SttProvider,
+    pipeline: AudioPipeline,
+    message: StartMessage,
+  ): Promise<boolean> {
+    let stream: SttStream;
+    try {
+      stream = await provider.open({
+        audio: pipeline.plan.output,
+        language: message.language,
+        interimResults: message.interimResults,
+        keywords: message.keywords,
+        diarize: message.diarize,
+        providerOptions: message.providerOptions,
+        logger: this.deps.logger,
+      });
+    } catch (error) {
+      const wrapped = EarshotError.from(error, 'provider_error');
+      const code = wrapped.code === 'capacity' ? CloseCode.TryAgainLater : CloseCode.ProviderFailed;
+      this.fail(
+        new EarshotError(wrapped.code, wrapped.message, { fatal: true, cause: error }),
+        code,
+        'error',
+      );
+      return false;
+    }
+    if (this.phase !== 'starting') {
+      // The peer left or the session was ended while the provider was opening.
+      stream.abort();
+      pipeline.destroy();
+      return false;
+    }
+    this.stream = stream;
+    this.wireStream(stream);
+    return true;
+  }
+
+  /**
+   * Hands this session over to another node (a client resumed there): the provider flushes
+   * what it heard into finals (stored, kept for the new node to send), the connection still
+   * attached is closed with 4002, and the session leaves this node without ending. Resolves
+   * the state the other node continues from, or `undefined` when it cannot be handed over
+   * (not resumable, or container audio, whose stream cannot be restarted mid-way).
+   */
+  async handOver(): Promise<HandoverState | undefined> {
+    if (!this.resumable || this.byteRate === 0 || !this.startMessage) return undefined;
+    this.phase = 'ending';
+    this.ending = Promise.resolve();
+    this.clearTimers();
+    await this.drainProvider();
+    const old = this.peer;
+    this.peer = undefined;
+    old?.close(CloseCode.Superseded, 'resumed on another node');
+    this.phase = 'ended';
+    this.deps.onEnded(this);
+    this.deps.logger.info({ sessionId: this.id }, 'session handed over to another node');
+    return {
+      sessionId: this.id,
+      createdAt: this.createdAt.toISOString(),
+      start: this.startMessage,
+      metadata: this.meta,
+      audioBytes: this.audioBytes,
+      finalSegments: this.finalSegments,
+      epoch: this.epoch,
+      recentFinals: this.recentFinals,
+      missed: this.missed,
+      transcript: this.recorder.transcript,
+      metrics: this.tracker.carried(),
+    };
+  }
+
+  /**
+   * Continues a session another node handed over: opens the provider again from where that
+   * node stopped (the session clock and segment numbering go on), and waits for the client's
+   * `start` with `resume`. Resolves whether the session is live here.
+   */
+  async continueFrom(state: HandoverState): Promise<boolean> {
+    const provider = this.deps.resolveProvider(state.start.provider);
+    if (!provider || this.phase !== 'created') return false;
+    let pipeline: AudioPipeline;
+    try {
+      pipeline = new AudioPipeline(
+        state.start.audio,
+        provider.capabilities.inputFormats,
+        this.pipelineSink(),
+        this.deps.audio,
+      );
+    } catch {
+      return false;
+    }
+    this.pipeline = pipeline;
+    this.phase = 'starting';
+    this.provider = provider;
+    this.format = state.start.audio;
+    this.startMessage = state.start;
+    this.byteRate = bytesPerSecond(state.start.audio) ?? 0;
+    this.meta = { ...state.metadata };
+    this.created = new Date(state.createdAt);
+    this.audioBytes = state.audioBytes;
+    this.ackedBytes = state.audioBytes;
+    this.finalSegments = state.finalSegments;
+    this.epoch = state.epoch + 1;
+    this.clockOffset = this.byteRate > 0 ? state.audioBytes / this.byteRate : 0;
+    this.recentFinals.push(...state.recentFinals);
+    this.missed = [...state.missed];
+    this.recorder.carryOver(state.transcript);
+    this.tracker.carryOver(state.metrics);
+    if (!(await this.openStream(provider, pipeline, state.start))) return false;
+    this.phase = 'active';
+    const { limits } = this.deps;
+    const elapsed = (Date.now() - this.created.getTime()) / 1000;
+    this.schedule(
+      Math.max(1, limits.maxSessionSeconds - elapsed),
+      () => void this.end('timeout', CloseCode.Normal),
+    );
+    this.touchIdle();
+    return true;
   }
 
   /**
@@ -484,31 +593,7 @@ export class Session {
     const wasStarted = this.phase === 'active' || this.phase === 'starting';
     this.phase = 'ending';
     this.clearTimers();
-    const stream = this.stream;
-    if (stream && this.pipeline) {
-      // What the pipeline still holds (a resampler's tail, queued Opus packets) is audio too.
-      await this.pipeline.end().catch((error: unknown) => {
-        this.deps.logger.warn({ sessionId: this.id, err: error }, 'audio pipeline failed to flush');
-      });
-    }
-    this.pipeline?.destroy();
-    if (stream) {
-      const deadline = this.deps.limits.stopTimeoutSeconds * 1000;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), deadline);
-      });
-      const outcome = await Promise.race([stream.end().then(() => 'done' as const), timedOut]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        this.deps.logger.warn(
-          { sessionId: this.id },
-          'provider did not flush in time; aborting it',
-        );
-        stream.abort();
-      }
-    }
-    await this.outbound;
+    await this.drainProvider();
     const summary = this.summary();
     const metrics = this.tracker.snapshot();
     if (wasStarted) {
@@ -538,6 +623,38 @@ export class Session {
       this.runEndHook(this.deps.onSessionEnd, { reason: storedReason, summary, metrics });
     }
     this.deps.onEnded(this);
+  }
+
+  /**
+   * Flushes the pipeline and the provider (within `stopTimeoutSeconds`), then waits until every
+   * final they gave is stored and sent.
+   */
+  private async drainProvider(): Promise<void> {
+    const stream = this.stream;
+    if (stream && this.pipeline) {
+      // What the pipeline still holds (a resampler's tail, queued Opus packets) is audio too.
+      await this.pipeline.end().catch((error: unknown) => {
+        this.deps.logger.warn({ sessionId: this.id, err: error }, 'audio pipeline failed to flush');
+      });
+    }
+    this.pipeline?.destroy();
+    if (stream) {
+      const deadline = this.deps.limits.stopTimeoutSeconds * 1000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), deadline);
+      });
+      const outcome = await Promise.race([stream.end().then(() => 'done' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        this.deps.logger.warn(
+          { sessionId: this.id },
+          'provider did not flush in time; aborting it',
+        );
+        stream.abort();
+      }
+    }
+    await this.outbound;
   }
 
   /** Runs the app's end hook after the session is over; its outcome is stored as an event. */
@@ -643,18 +760,22 @@ export class Session {
   }
 
   private async deliverTranscript(t: ProviderTranscript): Promise<void> {
+    // After a handover this node's provider stream began mid-session: its times and segment
+    // ids are moved onto the session's clock and numbering.
+    const at = (seconds: number) => seconds + this.clockOffset;
     const message: TranscriptMessage = {
       type: 'transcript' as const,
-      segmentId: `${this.id}:${t.segmentId}`,
+      segmentId:
+        this.epoch === 0 ? `${this.id}:${t.segmentId}` : `${this.id}:h${this.epoch}:${t.segmentId}`,
       isFinal: t.isFinal,
       text: t.text,
       confidence: t.confidence,
-      words: [...t.words],
-      start: t.start,
-      end: t.end,
+      words: t.words.map((w) => ({ ...w, start: at(w.start), end: at(w.end) })),
+      start: at(t.start),
+      end: at(t.end),
       speaker: t.speaker,
     };
-    const latencyMs = this.tracker.transcript(t.isFinal, t.end);
+    const latencyMs = this.tracker.transcript(t.isFinal, message.end);
     if (t.isFinal) {
       this.deps.events.emit('final_transcript', {
         sessionId: this.id,
