@@ -37,7 +37,7 @@ beforeAll(async () => {
   demo = await startDemo({
     port: 0,
     host: '127.0.0.1',
-    databasePath: join(dir, 'demo.db'),
+    databaseUrl: `sqlite:${join(dir, 'demo.db')}`,
     maxConcurrentStreams: 2,
   });
   browser = await chromium.launch({
@@ -74,6 +74,48 @@ describe('the demo page in headless Chromium', () => {
       expect(await page.isEnabled('#mic')).toBe(true);
     } finally {
       await refusing.close();
+    }
+  });
+
+  it('shows a microphone that goes away mid-capture as microphone_lost, and stops cleanly', async () => {
+    const page = await browser.newPage();
+    try {
+      // Keep the tracks the page captures, to end one as an unplugged device ends it. The
+      // event is the only thing made up: the page, the client and the server are real.
+      await page.addInitScript(() => {
+        const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = async (constraints) => {
+          const stream = await original(constraints);
+          (window as unknown as { tracks: MediaStreamTrack[] }).tracks = stream.getTracks();
+          return stream;
+        };
+      });
+      await page.goto(demo.url);
+      await page.click('#mic');
+      await page.waitForSelector('#mic[data-state="recording"]', { timeout: 15_000 });
+      await page.waitForTimeout(1000);
+      await page.evaluate(() => {
+        const { tracks } = window as unknown as { tracks: MediaStreamTrack[] };
+        for (const track of tracks) {
+          track.stop();
+          track.dispatchEvent(new Event('ended'));
+        }
+      });
+      await page.waitForFunction(
+        () => (document.getElementById('error')?.textContent ?? '').includes('microphone_lost'),
+        undefined,
+        { timeout: 15_000 },
+      );
+      // The session was stopped, not left open: the button can start a new one.
+      await page.waitForFunction(
+        () => ['idle', 'error'].includes(document.getElementById('mic')?.dataset.state ?? ''),
+        undefined,
+        { timeout: 15_000 },
+      );
+      expect(await page.isEnabled('#mic')).toBe(true);
+      await page.screenshot({ path: join(screenshots, 'demo-microphone-lost.png') });
+    } finally {
+      await page.close();
     }
   });
 

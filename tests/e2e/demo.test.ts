@@ -15,7 +15,9 @@ let demo: ChildProcess;
 let url: string;
 let output = '';
 
-beforeAll(async () => {
+/** Starts the demo as `npm run demo` does; resolves once it says it is ready. */
+async function startDemo(): Promise<void> {
+  output = '';
   demo = spawn(
     join(root, 'node_modules', '.bin', 'tsx'),
     [join(root, 'examples', 'demo', 'src', 'main.ts')],
@@ -24,7 +26,7 @@ beforeAll(async () => {
         ...process.env,
         PORT: '0',
         HOST: '127.0.0.1',
-        EARSHOT_SQLITE_PATH: join(dir, 'demo.db'),
+        DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -40,7 +42,9 @@ beforeAll(async () => {
       reject(new Error(`demo exited (${code}) before it was ready:\n${output}`)),
     );
   });
-});
+}
+
+beforeAll(startDemo);
 
 afterAll(async () => {
   if (demo.exitCode === null) {
@@ -71,15 +75,28 @@ describe('the demo server', () => {
     });
   });
 
+  let sessionId = '';
   it('transcribes speech over its WebSocket', async () => {
     const [fixture] = await speechFixtures();
-    const { finals } = await transcribeFile(
+    const { finals, ready } = await transcribeFile(
       `${url.replace('http', 'ws')}/v1/listen`,
       fixture!.path,
       { pace: 'fast' },
     );
     const reference = (await referenceTranscript(fixture!.path)).join(' ');
     expect(wordErrorRate(reference, finals.map((f) => f.text).join(' '))).toBeLessThanOrEqual(0.1);
+    sessionId = ready.sessionId;
+  });
+
+  it('keeps its sessions in the SQLite file of DATABASE_URL across a restart', async () => {
+    demo.kill('SIGTERM');
+    await once(demo, 'exit');
+    await startDemo();
+    const res = await fetch(`${url}/v1/sessions/${sessionId}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { transcript: string; session: { status: string } };
+    expect(body.session.status).toBe('ended');
+    expect(body.transcript.length).toBeGreaterThan(10);
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -7,15 +7,22 @@ import { createCommandDetector } from '@earshot/commands';
 import type { Logger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
 import { createLocalProvider } from '@earshot/providers/local';
-import { createEarshotServer, createSqliteStore, type EarshotServer } from '@earshot/server';
+import { createEarshotServer, createStoreFromUrl, type EarshotServer } from '@earshot/server';
 import { build } from 'esbuild';
 
 /** Options of the demo server; `main.ts` fills them from the environment. */
 export interface DemoOptions {
   readonly port: number;
   readonly host: string;
-  /** SQLite file for sessions and transcripts. */
-  readonly databasePath: string;
+  /**
+   * Where sessions and transcripts are kept: `sqlite:<path>` (a file, kept across restarts),
+   * `postgres://…`, or `memory:`.
+   */
+  readonly databaseUrl: string;
+  /** A Redis shared with other demo nodes: turns on the cluster bus. Needs `tokenSecret`. */
+  readonly redisUrl?: string;
+  /** Signs session tokens; every node of a cluster needs the same one. */
+  readonly tokenSecret?: string;
   /** How many local-engine streams may run at once. */
   readonly maxConcurrentStreams?: number;
   /** The provider to use instead of the embedded local engine (see provider-from-env.ts). */
@@ -67,17 +74,20 @@ const demoCommands = createCommandDetector({
 });
 
 /**
- * Starts the demo: the local PocketSphinx engine, a SQLite store, the canonical WebSocket,
- * the REST routes and the microphone page at `/`.
+ * Starts the demo: the local PocketSphinx engine, the store its URL names, the canonical
+ * WebSocket, the REST routes and the microphone page at `/`; with a Redis URL, as one node of
+ * a cluster.
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
-  const store = await createSqliteStore({ path: options.databasePath });
+  const store = await createStoreFromUrl(options.databaseUrl);
   const provider =
     options.provider ?? createLocalProvider({ maxConcurrentStreams: options.maxConcurrentStreams });
   const earshot = createEarshotServer({
     provider,
     store,
     logger: options.logger,
+    tokenSecret: options.tokenSecret,
+    cluster: options.redisUrl ? { redisUrl: options.redisUrl } : undefined,
     commands: { detector: demoCommands, onCommand: (match) => ({ ok: true, ...match.slots }) },
   });
   const page = await readFile(pageUrl);

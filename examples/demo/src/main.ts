@@ -5,9 +5,15 @@ import { providerFromEnv } from './provider-from-env.js';
 // The demo reads its settings from the environment; the libraries never do.
 const port = Number(process.env.PORT ?? 8787);
 const host = process.env.HOST ?? '127.0.0.1';
-const databasePath =
-  process.env.EARSHOT_SQLITE_PATH ??
-  join(process.env.INIT_CWD ?? process.cwd(), '.earshot', 'demo.db');
+const databaseUrl =
+  process.env.DATABASE_URL ??
+  `sqlite:${join(process.env.INIT_CWD ?? process.cwd(), '.earshot', 'demo.db')}`;
+const redisUrl = process.env.REDIS_URL || undefined;
+const tokenSecret = process.env.EARSHOT_TOKEN_SECRET || undefined;
+if (redisUrl && !tokenSecret) {
+  console.error('earshot demo: REDIS_URL needs EARSHOT_TOKEN_SECRET, the same on every node');
+  process.exit(1);
+}
 const maxConcurrentStreams = process.env.EARSHOT_LOCAL_MAX_STREAMS
   ? Number(process.env.EARSHOT_LOCAL_MAX_STREAMS)
   : undefined;
@@ -17,9 +23,20 @@ const log = (level: string) => (obj: Record<string, unknown>, msg?: string) =>
 const logger = { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') };
 
 const provider = await providerFromEnv();
-const demo = await startDemo({ port, host, databasePath, maxConcurrentStreams, provider, logger });
+const demo = await startDemo({
+  port,
+  host,
+  databaseUrl,
+  redisUrl,
+  tokenSecret,
+  maxConcurrentStreams,
+  provider,
+  logger,
+});
+// The store URL without its password, if it has one.
+const shownStore = databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:…@');
 console.log(
-  `Earshot demo ready: ${demo.url}  (WebSocket ${demo.url.replace(/^http/, 'ws')}/v1/listen, store ${databasePath})`,
+  `Earshot demo ready: ${demo.url}  (WebSocket ${demo.url.replace(/^http/, 'ws')}/v1/listen, store ${shownStore}${redisUrl ? ', cluster on' : ''})`,
 );
 
 let stopping = false;
