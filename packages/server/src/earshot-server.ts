@@ -20,6 +20,13 @@ import { type ClusterOptions, ClusterSessionControl } from './cluster/cluster-se
 import { deferredControl } from './control/deferred-control.js';
 import { LocalSessionControl } from './control/local-session-control.js';
 import type { SessionControl } from './control/session-control.js';
+import {
+  createOpenTelemetryInstrumentation,
+  createPrometheusMetrics,
+  type PrometheusMetrics,
+  type PrometheusMetricsOptions,
+} from './observability/index.js';
+import type { AdminAuth } from './rest/admin-auth.js';
 import { handleObserverUpgrade } from './rest/observer-socket.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
 import { ServerEvents } from './server-events.js';
@@ -64,6 +71,19 @@ export interface EarshotServerOptions {
    * Redis is unreachable, each node serves its own sessions (and logs a warning).
    */
   readonly cluster?: ClusterOptions;
+  /**
+   * Prometheus metrics, served on `GET /metrics` (see docs/observability.md). On by default;
+   * `false` turns them off; an object picks the registry (the app's own, to serve beside its
+   * metrics), the name prefix (`earshot_`) and whether Node's process metrics are added.
+   */
+  readonly metrics?:
+    | boolean
+    | Pick<PrometheusMetricsOptions, 'registry' | 'prefix' | 'defaultMetrics'>;
+  /**
+   * OpenTelemetry spans (one per session) and metrics through the global API, when the app has
+   * `@opentelemetry/api` installed (and an SDK registered). Default true; `false` turns it off.
+   */
+  readonly openTelemetry?: boolean;
   /** This server process's name in a cluster and in the admin's answers. Defaults to `<hostname>-<pid>`. */
   readonly nodeId?: string;
   /** Where the server logs (pino-compatible). Silent by default. */
@@ -88,9 +108,7 @@ export interface EarshotServerOptions {
    * decides from the request. Others get 401 `unauthorized`. Without it the admin routes are
    * open to anyone who reaches them: for development, or behind your own auth.
    */
-  readonly adminAuth?:
-    | { readonly apiKey: string }
-    | ((req: IncomingMessage) => boolean | Promise<boolean>);
+  readonly adminAuth?: AdminAuth;
   /** Voice commands to detect in final transcripts (see `@earshot/commands`). */
   readonly commands?: CommandOptions;
   /**
@@ -133,6 +151,8 @@ export interface EarshotServer {
    * observe. The REST admin is built on it; an app may use it directly.
    */
   readonly control: SessionControl;
+  /** The Prometheus metrics served on `GET /metrics`; absent when `metrics: false`. */
+  readonly metrics: PrometheusMetrics | undefined;
   /**
    * The store's state: writes held in memory while it cannot be reached (`pendingWrites`,
    * `degraded` while there are any).
@@ -147,10 +167,11 @@ export interface EarshotServer {
 }
 
 /**
- * Creates an Earshot server: the canonical WebSocket at `/v1/listen`, REST routes
+ * Creates an Earshot server: the canonical WebSocket at `/v1/listen`; the REST admin
  * (`POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`,
- * `POST /v1/sessions/:id/end`, `GET /healthz`), sessions that store every final before
- * sending it.
+ * `POST /v1/sessions/:id/end`, `POST /v1/broadcast`, the observer WebSocket
+ * `GET /v1/sessions/:id/events`, `GET /metrics`, `GET /healthz`; see docs/rest-api.md);
+ * sessions that store every final before sending it; and, with `cluster`, one node of several.
  *
  * @example
  * ```ts
@@ -194,6 +215,22 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       )
     : undefined;
   const control: SessionControl = cluster ? deferredControl(cluster, local) : local;
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : createPrometheusMetrics(events, {
+          ...(typeof options.metrics === 'object' ? options.metrics : {}),
+          logger,
+          liveSessions: () => registry.size,
+        });
+  // Loaded with import(): a session that starts before it resolves is not traced.
+  const openTelemetry =
+    options.openTelemetry === false
+      ? undefined
+      : createOpenTelemetryInstrumentation(events, { logger }).catch((error: unknown) => {
+          logger.error({ err: error }, 'could not load @opentelemetry/api');
+          return undefined;
+        });
   // Work that outlives a session (its end hook), awaited on close.
   const background = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -212,6 +249,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const rest: RestContext = {
     registry,
     control,
+    metrics,
     store,
     tokens,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 300,
@@ -220,6 +258,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     newSessionId: randomUUID,
     adminAuth: options.adminAuth,
     logger,
+    storeStatus: () => ({ degraded: writer.degraded, pendingWrites: writer.pending }),
   };
 
   function refuse(socket: Duplex, status: number, code: string, message: string): void {
@@ -379,6 +418,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     },
     events,
     control,
+    metrics,
     storeStatus: () => ({
       kind: store.kind,
       degraded: writer.degraded,
@@ -390,6 +430,9 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       closing = true;
       await Promise.all(registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway)));
       await (await cluster)?.leave();
+      // After the sessions ended, so their ends are counted.
+      (await openTelemetry)?.close();
+      metrics?.close();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await settleWithin([...background], SHUTDOWN_WAIT_MS);

@@ -10,6 +10,19 @@ export {
   type EarshotServer,
   type EarshotServerOptions,
 } from './earshot-server.js';
+export {
+  createOpenTelemetryInstrumentation,
+  createPrometheusMetrics,
+  INSTRUMENTATION_SCOPE,
+  METRIC_BUCKETS,
+  type OpenTelemetryInstrumentation,
+  type OpenTelemetryOptions,
+  type PrometheusMetrics,
+  type PrometheusMetricsOptions,
+  SESSION_SPAN_NAME,
+} from './observability/index.js';
+export type { AdminAuth } from './rest/admin-auth.js';
+export { type Json, restOpenApiDocument } from './rest/rest-openapi.js';
 export { type ServerEventMap, ServerEvents } from './server-events.js';
 export type { CommandContext, CommandOptions } from './session/command-runner.js';
 export type { Session, SessionDeps, SessionEndReason } from './session/session.js';
@@ -19,8 +32,13 @@ export type {
   SessionEndHook,
   SessionEndHookOutcome,
 } from './session/session-end-hook.js';
+export type { HandoverState } from './session/session-handover.js';
 export { DEFAULT_SESSION_LIMITS, type SessionLimitOptions } from './session/session-limits.js';
-export type { LatencyFigures, SessionMetrics } from './session/session-metrics.js';
+export type {
+  LatencyFigures,
+  MetricsCarryOver,
+  SessionMetrics,
+} from './session/session-metrics.js';
 export type { SessionPeer } from './session/session-peer.js';
 export { createMemoryStore } from './stores/memory-store.js';
 export { createPostgresStore, type PostgresStoreOptions } from './stores/postgres-store.js';

@@ -19,6 +19,11 @@ export interface ServerEventMap {
   final_transcript: [event: { sessionId: string; provider: string; latencyMs?: number }];
   /** The provider reported an error (fatal or not). */
   provider_error: [event: { sessionId: string; provider: string; code: string; fatal: boolean }];
+  /**
+   * A session left this node for another one, where its client resumed (see `cluster`): it
+   * goes on there, and its `session_ended` comes from that node, with the whole session's figures.
+   */
+  session_handed_over: [event: { sessionId: string; provider?: string }];
   /** A session ended; its figures are final. */
   session_ended: [
     event: {

@@ -169,9 +169,9 @@ describe('REST routes', () => {
     expect(await WsProbe.refusal(`${wsUrl}?token=${encodeURIComponent(token!)}`)).toBe(401);
 
     const live = (await (await http('/v1/sessions')).json()) as {
-      sessions: { sessionId: string }[];
+      sessions: { id: string; live: { sessionId: string } | null }[];
     };
-    expect(live.sessions.map((s) => s.sessionId)).toContain(sessionId);
+    expect(live.sessions.find((s) => s.id === sessionId)?.live).toMatchObject({ sessionId });
 
     const ended = await http(`/v1/sessions/${sessionId}/end`, { method: 'POST' });
     expect(ended.status).toBe(200);

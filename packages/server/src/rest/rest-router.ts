@@ -1,26 +1,48 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloseCode, EarshotError, MetadataSchema, SessionStatusSchema } from '@earshot/protocol';
-import { z } from 'zod';
+import { EarshotError, type Logger } from '@earshot/protocol';
+import type { z } from 'zod';
 import type { SessionControl } from '../control/session-control.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { Store } from '../stores/store.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
+import { type AdminAuth, isAdminRequest } from './admin-auth.js';
 import { readJsonBody, sendError, sendJson } from './http-json.js';
+import { REST_ROUTES, type RestOperation, type RestRouteSpec } from './rest-routes.js';
+import {
+  BroadcastRequestSchema,
+  type BroadcastResponseSchema,
+  CreateSessionRequestSchema,
+  type CreateSessionResponseSchema,
+  type EndSessionResponseSchema,
+  type HealthResponseSchema,
+  ListSessionsQuerySchema,
+  parseRequest,
+  type SessionDetailResponseSchema,
+} from './rest-schemas.js';
+import { listSessionPage } from './session-listing.js';
 
 /** Metrics in Prometheus' text format, as `GET /metrics` serves them. */
 export interface MetricsExposition {
   /** The `content-type` of {@link MetricsExposition.render}'s text. */
   readonly contentType: string;
+  /** The metrics as they are now, in the exposition format. */
   render(): Promise<string>;
 }
 
 /** What the REST routes need from the server. */
 export interface RestContext {
+  /** This process's sessions. The REST routes reach live sessions through `control` only. */
   readonly registry: SessionRegistry;
   /** Live sessions wherever they run: this node's, or the cluster's. */
   readonly control: SessionControl;
   /** The Prometheus exposition `GET /metrics` answers; absent when metrics are off. */
   readonly metrics?: MetricsExposition;
+  /** Who may use the admin routes; every request when absent (development). */
+  readonly adminAuth?: AdminAuth;
+  /** Where failures that are bugs (answered as `internal`) are logged. */
+  readonly logger?: Logger;
+  /** Writes held in memory while the store cannot be reached, for `/healthz`. */
+  readonly storeStatus?: () => { readonly degraded: boolean; readonly pendingWrites: number };
   readonly store: Store;
   readonly tokens: SessionTokens;
   readonly tokenTtlSeconds: number;
@@ -29,78 +51,135 @@ export interface RestContext {
   readonly newSessionId: () => string;
 }
 
-// The protocol's schemas are zod/mini schemas, without chainable methods: wrap them with
-// classic zod's functions, which take any zod schema.
-const CreateSessionBody = z.object({ metadata: z.optional(MetadataSchema) }).strict();
-const ListQuery = z.object({
-  status: z.optional(SessionStatusSchema),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
+/** A route's path parameters. */
+interface RouteParams {
+  readonly id: string;
+}
 
 type Handler = (
   ctx: RestContext,
   req: IncomingMessage,
   res: ServerResponse,
-  id: string,
+  params: RouteParams,
 ) => Promise<void>;
 
-const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
-  { method: 'GET', pattern: /^\/healthz$/, handler: health },
-  { method: 'POST', pattern: /^\/v1\/sessions$/, handler: createSession },
-  { method: 'GET', pattern: /^\/v1\/sessions$/, handler: listSessions },
-  { method: 'GET', pattern: /^\/v1\/sessions\/([^/]+)$/, handler: getSession },
-  { method: 'POST', pattern: /^\/v1\/sessions\/([^/]+)\/end$/, handler: endSession },
-];
+/**
+ * What a route may answer: the input of its response schema (the one the OpenAPI document is
+ * made from), read-only, since answers are only serialized.
+ */
+type Answer<T extends z.ZodType> = ReadOnlyDeep<z.input<T>>;
+type ReadOnlyDeep<T> = T extends (infer U)[]
+  ? readonly ReadOnlyDeep<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: ReadOnlyDeep<T[K]> }
+    : T;
+
+const handlers: Record<RestOperation, Handler> = {
+  getHealth: health,
+  createSession,
+  listSessions,
+  getSession,
+  endSession,
+  observeSession: notAnUpgrade,
+  broadcast,
+  getMetrics: metrics,
+};
+
+/** A route's path template compiled: `{id}` matches one path segment. */
+const compiled = REST_ROUTES.map((route) => ({
+  route,
+  pattern: new RegExp(`^${route.path.replace(/\{[a-z]+\}/g, '([^/]+)')}$`),
+}));
+
+/** The routes whose path template matches `pathname`, with the path's `{id}` (raw). */
+export function matchRestPath(
+  pathname: string,
+): { route: RestRouteSpec; rawId: string | undefined }[] {
+  const found: { route: RestRouteSpec; rawId: string | undefined }[] = [];
+  for (const { route, pattern } of compiled) {
+    const match = pattern.exec(pathname);
+    if (match) found.push({ route, rawId: match[1] });
+  }
+  return found;
+}
+
+/** Decodes a path segment; malformed percent-encoding is `invalid_request`. */
+export function decodeSessionId(raw: string | undefined): string {
+  try {
+    const id = decodeURIComponent(raw ?? '');
+    if (id !== '' && id.length <= 256) return id;
+  } catch {
+    // fall through to the typed error
+  }
+  throw new EarshotError('invalid_request', 'the session id in the path is not valid');
+}
 
 /**
  * Answers the server's REST routes. Resolves `false` when the request is not one of them, so
- * the host app can route it elsewhere.
+ * the host app can route it elsewhere. Never rejects: every failure is answered as JSON.
  */
 export async function handleRestRequest(
   ctx: RestContext,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<boolean> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const matching = routes.filter((r) => r.pattern.test(url.pathname));
-  if (matching.length === 0) return false;
-  const route = matching.find((r) => r.method === req.method);
-  if (!route) {
-    res.setHeader('allow', matching.map((r) => r.method).join(', '));
-    sendJson(res, 405, {
-      error: { code: 'invalid_request', message: `${req.method} not allowed here` },
-    });
-    return true;
-  }
-  const id = decodeURIComponent(route.pattern.exec(url.pathname)?.[1] ?? '');
+  let pathname: string;
   try {
-    await route.handler(ctx, req, res, id);
+    pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return false;
+  }
+  const matching = matchRestPath(pathname);
+  if (matching.length === 0) return false;
+  try {
+    if (matching.some((m) => m.route.admin) && !(await isAdminRequest(ctx.adminAuth, req))) {
+      res.setHeader('www-authenticate', 'Bearer realm="earshot-admin"');
+      throw new EarshotError('unauthorized', 'admin credentials required');
+    }
+    const hit = matching.find((m) => m.route.method === req.method);
+    if (!hit) {
+      res.setHeader('allow', matching.map((m) => m.route.method).join(', '));
+      sendJson(res, 405, {
+        error: { code: 'invalid_request', message: `${req.method} not allowed here` },
+      });
+      return true;
+    }
+    const id = hit.rawId === undefined ? '' : decodeSessionId(hit.rawId);
+    await handlers[hit.route.operation](ctx, req, res, { id });
   } catch (error) {
+    if (!EarshotError.isInstance(error)) {
+      ctx.logger?.error({ err: error, url: req.url }, 'REST request failed');
+    }
     sendError(res, error);
   }
   return true;
 }
 
+function queryOf(req: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams);
+}
+
 async function health(ctx: RestContext, _req: IncomingMessage, res: ServerResponse) {
+  const { node } = ctx.control;
+  const live = await ctx.control.listLive();
   sendJson(res, 200, {
     status: 'ok',
-    activeSessions: ctx.registry.size,
+    node,
+    activeSessions: live.filter((s) => s.node === node).length,
     provider: ctx.providerName,
     store: ctx.store.kind,
-  });
+    ...(ctx.storeStatus ? { storeWrites: ctx.storeStatus() } : {}),
+  } satisfies Answer<typeof HealthResponseSchema>);
 }
 
 async function createSession(ctx: RestContext, req: IncomingMessage, res: ServerResponse) {
-  const body = CreateSessionBody.safeParse(await readJsonBody(req));
-  if (!body.success) {
-    throw new EarshotError('invalid_request', `invalid body: ${body.error.issues[0]?.message}`);
-  }
+  const body = parseRequest(CreateSessionRequestSchema, await readJsonBody(req), 'body');
   const sessionId = ctx.newSessionId();
   await ctx.store.createSession({
     id: sessionId,
     status: 'created',
     createdAt: new Date().toISOString(),
-    metadata: body.data.metadata ?? {},
+    metadata: body.metadata ?? {},
   });
   const { token, expiresAt } = ctx.tokens.mint(sessionId, 'connect', ctx.tokenTtlSeconds);
   const host = req.headers.host ?? 'localhost';
@@ -110,68 +189,117 @@ async function createSession(ctx: RestContext, req: IncomingMessage, res: Server
     token,
     expiresAt: new Date(expiresAt).toISOString(),
     url: `${secure ? 'wss' : 'ws'}://${host}${ctx.listenPath}?token=${encodeURIComponent(token)}`,
-  });
+  } satisfies Answer<typeof CreateSessionResponseSchema>);
 }
 
 async function listSessions(ctx: RestContext, req: IncomingMessage, res: ServerResponse) {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const query = ListQuery.safeParse(Object.fromEntries(url.searchParams));
-  if (!query.success) {
-    throw new EarshotError('invalid_request', `invalid query: ${query.error.issues[0]?.message}`);
-  }
-  // Without a status filter the answer is the live sessions of this node, with their figures.
-  if (!query.data.status) {
-    sendJson(res, 200, { sessions: ctx.registry.list().map((s) => s.info()) });
-    return;
-  }
-  const page = await ctx.store.listSessions({
-    status: query.data.status,
-    limit: query.data.limit,
-  });
-  sendJson(res, 200, { sessions: page.sessions });
+  const query = parseRequest(ListSessionsQuerySchema, queryOf(req), 'query');
+  sendJson(res, 200, await listSessionPage(ctx.store, ctx.control, query));
 }
 
 async function getSession(
   ctx: RestContext,
   _req: IncomingMessage,
   res: ServerResponse,
-  id: string,
+  { id }: RouteParams,
 ) {
-  const record = await ctx.store.getSession(id);
-  const live = ctx.registry.get(id);
+  const [record, live] = await Promise.all([ctx.store.getSession(id), ctx.control.getLive(id)]);
   if (!record && !live) throw new EarshotError('session_not_found', `no session ${id}`);
-  const segments = record ? await ctx.store.getSegments(id) : [];
+  const [segments, events] = record
+    ? await Promise.all([ctx.store.getSegments(id), ctx.store.getEvents(id)])
+    : [[], []];
   sendJson(res, 200, {
     session: record ?? null,
-    live: live ? live.info() : null,
+    live: live ?? null,
     transcript: segments.map((s) => s.text).join(' '),
     segments,
-  });
+    events,
+    metrics: live?.metrics ?? record?.metrics ?? null,
+  } satisfies Answer<typeof SessionDetailResponseSchema>);
 }
 
 async function endSession(
   ctx: RestContext,
   _req: IncomingMessage,
   res: ServerResponse,
-  id: string,
+  { id }: RouteParams,
 ) {
-  const live = ctx.registry.get(id);
-  if (live) {
-    await live.end('ended', CloseCode.SessionEnded);
-    sendJson(res, 200, { sessionId: id, status: live.status, summary: live.info() });
+  const ended = await ctx.control.end(id);
+  if (ended) {
+    // A session minted over REST that connected but never started ends without a store
+    // write of its own: its record is closed here, so its token cannot connect again.
+    const record = await ctx.store.getSession(id);
+    if (record?.status === 'created') await markEnded(ctx.store, id);
+    sendJson(res, 200, {
+      sessionId: id,
+      status: ended.status === 'failed' ? 'failed' : 'ended',
+      final: ended,
+    } satisfies Answer<typeof EndSessionResponseSchema>);
     return;
   }
   const record = await ctx.store.getSession(id);
   if (!record) throw new EarshotError('session_not_found', `no session ${id}`);
   if (record.status === 'created') {
     // Minted over REST but never connected: ending it voids its token's use.
-    await ctx.store.updateSession(id, {
+    await markEnded(ctx.store, id);
+    sendJson(res, 200, {
+      sessionId: id,
       status: 'ended',
-      endedAt: new Date().toISOString(),
-      endReason: 'ended',
-    });
-    sendJson(res, 200, { sessionId: id, status: 'ended' });
+      final: null,
+    } satisfies Answer<typeof EndSessionResponseSchema>);
     return;
   }
-  throw new EarshotError('session_ended', `session ${id} has already ended`);
+  const what = record.status === 'active' ? 'is not live on any node' : 'has already ended';
+  throw new EarshotError('session_ended', `session ${id} ${what} (stored as ${record.status})`);
+}
+
+function markEnded(store: Store, id: string): Promise<void> {
+  return store.updateSession(id, {
+    status: 'ended',
+    endedAt: new Date().toISOString(),
+    endReason: 'ended',
+  });
+}
+
+async function broadcast(ctx: RestContext, req: IncomingMessage, res: ServerResponse) {
+  const body = parseRequest(BroadcastRequestSchema, await readJsonBody(req), 'body');
+  if (body.sessionId !== undefined && body.userId !== undefined) {
+    throw new EarshotError(
+      'invalid_request',
+      'invalid body: give sessionId or userId (or neither, for every session), not both',
+    );
+  }
+  const target =
+    body.sessionId !== undefined
+      ? { sessionId: body.sessionId }
+      : body.userId !== undefined
+        ? { userId: body.userId }
+        : { all: true as const };
+  const delivered = await ctx.control.broadcast(target, body.payload);
+  if (body.sessionId !== undefined && delivered === 0) {
+    throw new EarshotError('session_not_found', `no live session ${body.sessionId}`);
+  }
+  sendJson(res, 200, { delivered } satisfies Answer<typeof BroadcastResponseSchema>);
+}
+
+async function metrics(ctx: RestContext, _req: IncomingMessage, res: ServerResponse) {
+  if (!ctx.metrics) throw new EarshotError('not_found', 'this server has no metrics');
+  const text = await ctx.metrics.render();
+  res.writeHead(200, {
+    'content-type': ctx.metrics.contentType,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+async function notAnUpgrade(_ctx: RestContext, _req: IncomingMessage, res: ServerResponse) {
+  res.setHeader('upgrade', 'websocket');
+  res.setHeader('connection', 'Upgrade');
+  sendJson(res, 426, {
+    error: {
+      code: 'invalid_request',
+      message: 'this route is a WebSocket: connect with Upgrade: websocket',
+    },
+  });
 }

@@ -299,6 +299,10 @@ export class Session {
     old?.close(CloseCode.Superseded, 'resumed on another node');
     this.phase = 'ended';
     this.deps.onEnded(this);
+    this.deps.events.emit('session_handed_over', {
+      sessionId: this.id,
+      provider: this.provider?.name,
+    });
     this.deps.logger.info({ sessionId: this.id }, 'session handed over to another node');
     return {
       sessionId: this.id,
@@ -603,6 +607,14 @@ export class Session {
         endReason: storedReason,
         summary,
         metrics,
+      });
+    } else if (this.deps.preCreated) {
+      // Minted over REST and connected, but never started: its record must not stay
+      // `created`, or its token could connect again.
+      await this.recorder.end({
+        status: 'ended',
+        endedAt: new Date().toISOString(),
+        endReason: storedReason,
       });
     }
     this.phase = 'ended';

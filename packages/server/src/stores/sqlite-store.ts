@@ -6,7 +6,7 @@ import type { Store } from './store.js';
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
-  /** The database file. Created with its folder when missing. */
+  /** The database file, created with its folder when missing; `:memory:` keeps it in memory. */
   readonly path: string;
 }
 
@@ -75,14 +75,17 @@ interface Database {
  * ```
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  const path = resolve(options.path);
+  const inMemory = options.path === ':memory:';
+  const path = inMemory ? options.path : resolve(options.path);
   let db: Database;
   try {
-    mkdirSync(dirname(path), { recursive: true });
-    // The WebAssembly VFS locks a file by creating `<file>.lock/`; a process killed while
-    // holding it leaves the folder behind. Since one process owns a file, a lock found at
-    // open is stale.
-    rmSync(`${path}.lock`, { recursive: true, force: true });
+    if (!inMemory) {
+      mkdirSync(dirname(path), { recursive: true });
+      // The WebAssembly VFS locks a file by creating `<file>.lock/`; a process killed while
+      // holding it leaves the folder behind. Since one process owns a file, a lock found at
+      // open is stale.
+      rmSync(`${path}.lock`, { recursive: true, force: true });
+    }
     const sqlite = (await import('node-sqlite3-wasm')) as unknown as {
       Database: new (file: string) => Database;
       default?: { Database: new (file: string) => Database };

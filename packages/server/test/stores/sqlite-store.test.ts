@@ -76,3 +76,15 @@ describe('the sqlite store', () => {
     });
   });
 });
+
+describe('an in-memory sqlite store', () => {
+  it('keeps nothing on disk for the path :memory:', async () => {
+    const cwd = process.cwd();
+    const store = await createSqliteStore({ path: ':memory:' });
+    await store.createSession(record);
+    expect(await store.getSession('d')).toMatchObject({ id: 'd' });
+    await store.close();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(cwd, ':memory:'))).toBe(false);
+  });
+});
