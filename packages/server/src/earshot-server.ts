@@ -27,6 +27,7 @@ import {
   type PrometheusMetricsOptions,
 } from './observability/index.js';
 import type { AdminAuth } from './rest/admin-auth.js';
+import { refuseUpgrade } from './rest/http-json.js';
 import { handleObserverUpgrade } from './rest/observer-socket.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
 import { ServerEvents } from './server-events.js';
@@ -41,6 +42,11 @@ import { StoreWriter, type StoreWriterOptions } from './stores/store-writer.js';
 import { timedStore } from './stores/timed-store.js';
 import { createSessionTokens } from './tokens/session-tokens.js';
 import { bindCanonicalTransport, canonicalPeer } from './transports/canonical-transport.js';
+import {
+  type TwilioCalls,
+  TwilioEndpoint,
+  type TwilioOptions,
+} from './transports/twilio/twilio-endpoint.js';
 
 /** Options of {@link createEarshotServer}. */
 export interface EarshotServerOptions {
@@ -84,6 +90,12 @@ export interface EarshotServerOptions {
    * `@opentelemetry/api` installed (and an SDK registered). Default true; `false` turns it off.
    */
   readonly openTelemetry?: boolean;
+  /**
+   * Twilio Media Streams: phone calls' audio at `/v1/twilio` (the session's id is the call's
+   * `callSid`), the voice webhook `POST /v1/twilio/voice` answering TwiML, signature checks with
+   * the auth token, and playing audio back into a call (`session.play`). See docs/telephony.md.
+   */
+  readonly twilio?: TwilioOptions;
   /** This server process's name in a cluster and in the admin's answers. Defaults to `<hostname>-<pid>`. */
   readonly nodeId?: string;
   /** Where the server logs (pino-compatible). Silent by default. */
@@ -158,6 +170,8 @@ export interface EarshotServer {
    * `degraded` while there are any).
    */
   storeStatus(): { kind: string; degraded: boolean; pendingWrites: number };
+  /** The Twilio calls on this node (when the `twilio` option is set). */
+  readonly twilio: TwilioCalls | undefined;
   /** The live session with this id on this process. */
   getSession(id: string): Session | undefined;
   /** The live sessions on this process. */
@@ -261,17 +275,6 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     storeStatus: () => ({ degraded: writer.degraded, pendingWrites: writer.pending }),
   };
 
-  function refuse(socket: Duplex, status: number, code: string, message: string): void {
-    const body = JSON.stringify({ error: { code, message } });
-    const reason =
-      { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ??
-      'Bad Request';
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  }
-
   /**
    * The session a connection is for: one minted over REST (by its connect token), a live one
    * being resumed (by its resume token), or a new one.
@@ -282,14 +285,14 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   ): Promise<
     | { id: string; preCreated: boolean; metadata?: Metadata }
     | { resume: Session }
-    | { status: number; code: string; message: string }
+    | { refused: EarshotError }
   > {
     const header = req.headers.authorization;
     const token =
       url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7) : null);
     if (!token) {
       if (options.requireToken)
-        return { status: 401, code: 'unauthorized', message: 'a session token is required' };
+        return { refused: new EarshotError('unauthorized', 'a session token is required') };
       return { id: randomUUID(), preCreated: false };
     }
     const resumeClaims = tokens.verify(token, 'resume');
@@ -297,15 +300,17 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       const session =
         registry.get(resumeClaims.sessionId) ?? (await takeOver(resumeClaims.sessionId));
       if (!session?.resumable) {
-        return { status: 404, code: 'session_not_found', message: 'no session to resume' };
+        return { refused: new EarshotError('session_not_found', 'no session to resume') };
       }
       return { resume: session };
     }
     const claims = tokens.verify(token, 'connect');
-    if (!claims) return { status: 401, code: 'unauthorized', message: 'invalid or expired token' };
+    if (!claims) return { refused: new EarshotError('unauthorized', 'invalid or expired token') };
     const record = await store.getSession(claims.sessionId);
     if (record?.status !== 'created' || registry.get(claims.sessionId)) {
-      return { status: 401, code: 'unauthorized', message: 'token already used or session gone' };
+      return {
+        refused: new EarshotError('unauthorized', 'token already used or session gone'),
+      };
     }
     return { id: claims.sessionId, preCreated: true, metadata: record.metadata };
   }
@@ -341,18 +346,32 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     return session;
   }
 
+  const twilio = options.twilio
+    ? new TwilioEndpoint(options.twilio, {
+        logger,
+        openSession(callSid, peer, metadata) {
+          if (registry.get(callSid)) return undefined;
+          const session = newSession({ id: callSid, peer, preCreated: false, metadata });
+          registry.add(session);
+          logger.info({ sessionId: callSid }, 'phone call connected');
+          return session;
+        },
+      })
+    : undefined;
+
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (handleObserverUpgrade(rest, wss, req, socket, head)) return true;
-    if (url.pathname !== listenPath) return false;
-    if (closing) {
-      refuse(socket, 503, 'capacity', 'server is shutting down');
+    if (closing && (url.pathname === listenPath || twilio?.ownsPath(url.pathname))) {
+      refuseUpgrade(socket, new EarshotError('capacity', 'server is shutting down'));
       return true;
     }
+    if (twilio?.handleUpgrade(wss, req, socket, head)) return true;
+    if (url.pathname !== listenPath) return false;
     admit(req, url).then(
       (admission) => {
-        if ('status' in admission) {
-          refuse(socket, admission.status, admission.code, admission.message);
+        if ('refused' in admission) {
+          refuseUpgrade(socket, admission.refused);
           return;
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
@@ -380,14 +399,14 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       },
       (error: unknown) => {
         logger.error({ err: error }, 'upgrade failed');
-        refuse(socket, 503, 'store_error', 'could not admit the session');
+        refuseUpgrade(socket, new EarshotError('store_error', 'could not admit the session'));
       },
     );
     return true;
   }
 
-  const handleRequest = (req: IncomingMessage, res: ServerResponse) =>
-    handleRestRequest(rest, req, res);
+  const handleRequest = async (req: IncomingMessage, res: ServerResponse) =>
+    (await twilio?.handleRequest(req, res)) || handleRestRequest(rest, req, res);
 
   return {
     handleUpgrade,
@@ -419,6 +438,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     events,
     control,
     metrics,
+    twilio,
     storeStatus: () => ({
       kind: store.kind,
       degraded: writer.degraded,

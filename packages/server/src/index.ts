@@ -52,7 +52,7 @@ export type {
   StoredEventType,
   StoredSegment,
 } from './stores/store.js';
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './stores/store.js';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STORED_EVENT_TYPES } from './stores/store.js';
 export { createStoreFromUrl } from './stores/store-from-url.js';
 export {
   type StoreWrite,
@@ -61,3 +61,8 @@ export {
   type WriteOutcome,
 } from './stores/store-writer.js';
 export type { SessionTokens, TokenClaims, TokenPurpose } from './tokens/session-tokens.js';
+export type { PlayAudio } from './transports/twilio/phone-audio.js';
+export type { TwilioCall, TwilioCallStats } from './transports/twilio/twilio-call.js';
+export type { TwilioCalls, TwilioOptions } from './transports/twilio/twilio-endpoint.js';
+export type { PlayOutcome } from './transports/twilio/twilio-player.js';
+export { twilioSignature } from './transports/twilio/twilio-signature.js';

@@ -26,5 +26,10 @@ export {
   speechFixtures,
   synthesizeSpeech,
 } from './speech-fixtures.js';
+export {
+  TwilioCaller,
+  type TwilioCallerOptions,
+  type TwilioOutboundFrame,
+} from './twilio/twilio-caller.js';
 export { encodeWavPcm16, parseWavPcm16, readWavPcm16, type WavPcm16 } from './wav.js';
 export { normalizeWords, wordErrorRate } from './word-error-rate.js';

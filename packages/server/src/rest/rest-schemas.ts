@@ -14,7 +14,7 @@ import {
   WordSchema,
 } from '@earshot/protocol';
 import { z } from 'zod';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../stores/store.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STORED_EVENT_TYPES } from '../stores/store.js';
 
 // The protocol's schemas are zod/mini schemas, without chainable methods: they are wrapped
 // here with classic zod's functions (`z.optional(X)`, `z.nullable(X)`), which take any zod schema.
@@ -180,9 +180,9 @@ export const StoredSegmentSchema = z.object({
 /** Something that happened in a session besides its transcript. */
 export const StoredEventSchema = z.object({
   type: z
-    .enum(['command', 'error', 'broadcast', 'session_end_hook'])
+    .enum(STORED_EVENT_TYPES)
     .describe(
-      'A voice command, an error reported to the client, a broadcast delivered, or the outcome of the `onSessionEnd` hook.',
+      'A voice command, an error reported to the client, a broadcast delivered, the outcome of the `onSessionEnd` hook, or a key pressed on a phone call.',
     ),
   at: isoTime('it happened'),
   data: z.record(z.string(), z.unknown()).describe("The event's JSON content."),

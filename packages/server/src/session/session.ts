@@ -20,6 +20,8 @@ import { AudioPipeline, type AudioPipelineOptions } from '../audio/audio-pipelin
 import type { ServerEvents } from '../server-events.js';
 import type { StoreWriter } from '../stores/store-writer.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
+import type { PlayAudio } from '../transports/twilio/phone-audio.js';
+import type { PlayOutcome } from '../transports/twilio/twilio-player.js';
 import { type CommandOptions, runCommands } from './command-runner.js';
 import { type EndedSession, runSessionEndHook, type SessionEndHook } from './session-end-hook.js';
 import type { HandoverState } from './session-handover.js';
@@ -82,6 +84,8 @@ export class Session {
   private format: AudioFormat | undefined;
   /** The `start` that opened the session, to open the provider again after a handover. */
   private startMessage: StartMessage | undefined;
+  /** The opening of the provider that `start` began, while the session is `starting`. */
+  private opening: Promise<void> | undefined;
   private byteRate = 0;
   /** Handovers between nodes so far: keeps segment ids of each node's provider stream apart. */
   private epoch = 0;
@@ -172,6 +176,12 @@ export class Session {
       );
       return;
     }
+    this.opening = this.open(message);
+    return this.opening;
+  }
+
+  /** The part of `start` that opens the pipeline, the provider stream and the record. */
+  private async open(message: StartMessage): Promise<void> {
     const provider = this.deps.resolveProvider(message.provider);
     if (!provider) {
       this.sendError(new EarshotError('invalid_message', `unknown provider "${message.provider}"`));
@@ -481,6 +491,11 @@ export class Session {
       this.sendError(new EarshotError('not_started', 'stop before start'));
       return Promise.resolve();
     }
+    // A stop right after start waits for the provider to open: the audio sent meanwhile is
+    // transcribed, not dropped.
+    if (this.phase === 'starting' && this.opening) {
+      return this.opening.then(() => this.end('stopped', CloseCode.Normal));
+    }
     return this.end('stopped', CloseCode.Normal);
   }
 
@@ -513,6 +528,29 @@ export class Session {
   /** The session's figures so far. */
   metrics(): SessionMetrics {
     return this.tracker.snapshot();
+  }
+
+  /**
+   * Plays audio to the caller, on a transport that can (a bidirectional Twilio call): any
+   * PCM, WAV or MP3 is converted. Resolves `played` once the caller heard it, `interrupted` if
+   * the caller spoke over it (barge-in) or the call ended. Rejects with `invalid_request` on a
+   * transport that cannot play.
+   */
+  play(audio: PlayAudio): Promise<PlayOutcome> {
+    if (this.phase === 'ended' || this.ending) {
+      return Promise.reject(new EarshotError('session_ended', 'the session has ended'));
+    }
+    if (!this.peer?.play) {
+      return Promise.reject(
+        new EarshotError('invalid_request', 'this session’s transport cannot play audio'),
+      );
+    }
+    return this.peer.play(audio);
+  }
+
+  /** Records an event of the transport (a key pressed on a call) with the session. */
+  noteEvent(type: 'dtmf', data: Readonly<Record<string, unknown>>): void {
+    this.recorder.event(type, data);
   }
 
   /** Sends an application broadcast to this session's client. */
@@ -550,7 +588,7 @@ export class Session {
   peerGone(peer: SessionPeer): void {
     if (peer !== this.peer) return; // a connection a resume already replaced
     this.peer = undefined;
-    const grace = this.deps.limits.resumeGraceSeconds;
+    const grace = peer.resumable === false ? 0 : this.deps.limits.resumeGraceSeconds;
     if (this.phase !== 'active' || this.ending || grace <= 0) {
       this.endDisconnected();
       return;

@@ -39,16 +39,23 @@ export interface StoredSegment {
   readonly createdAt: string;
 }
 
-/** What a stored event records. */
-export type StoredEventType =
-  /** A voice command and what became of it (the `command` message the client got). */
-  | 'command'
-  /** An error the session reported (the `error` message). */
-  | 'error'
-  /** An application broadcast delivered to the session (the `broadcast` message). */
-  | 'broadcast'
-  /** The outcome of the `onSessionEnd` hook: its result or its last error, and attempts. */
-  | 'session_end_hook';
+/**
+ * What a stored event records: `command` (a voice command and what became of it, the `command`
+ * message the client got), `error` (an error the session reported, the `error` message),
+ * `broadcast` (an application broadcast delivered), `session_end_hook` (the outcome of the
+ * `onSessionEnd` hook: its result or its last error, and attempts), `dtmf` (a key the caller
+ * pressed on a phone call, `{ digit }`).
+ */
+export const STORED_EVENT_TYPES = [
+  'command',
+  'error',
+  'broadcast',
+  'session_end_hook',
+  'dtmf',
+] as const;
+
+/** One of {@link STORED_EVENT_TYPES}. */
+export type StoredEventType = (typeof STORED_EVENT_TYPES)[number];
 
 /** Something that happened in a session besides its transcript. */
 export interface StoredEvent {
