@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transcribeFile } from '@earshot/client/node';
-import { referenceTranscript, speechFixtures, wordErrorRate } from '@earshot/testing';
+import { referenceTranscript, speechFixtures, TwilioCaller, wordErrorRate } from '@earshot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The demo as `npm run demo` runs it (its entry under tsx, on the built packages), on a free
@@ -27,6 +27,7 @@ async function startDemo(): Promise<void> {
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: `sqlite:${join(dir, 'demo.db')}`,
+        TWILIO_AUTH_TOKEN: 'demo-test-token',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -97,6 +98,16 @@ describe('the demo server', () => {
     const body = (await res.json()) as { transcript: string; session: { status: string } };
     expect(body.session.status).toBe('ended');
     expect(body.transcript.length).toBeGreaterThan(10);
+  });
+
+  it('takes a phone call on /v1/twilio, signed with TWILIO_AUTH_TOKEN', async () => {
+    const stream = `${url.replace('http', 'ws')}/v1/twilio`;
+    await expect(TwilioCaller.connect({ url: stream, authToken: 'wrong' })).rejects.toMatchObject({
+      status: 403,
+    });
+    const caller = await TwilioCaller.connect({ url: stream, authToken: 'demo-test-token' });
+    await caller.streamAudio(new Uint8Array(8000).fill(0xff), { pace: 'fast' });
+    expect((await caller.stop()).code).toBe(1000);
   });
 
   it('stops cleanly on SIGTERM', async () => {

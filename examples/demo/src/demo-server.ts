@@ -23,6 +23,13 @@ export interface DemoOptions {
   readonly redisUrl?: string;
   /** Signs session tokens; every node of a cluster needs the same one. */
   readonly tokenSecret?: string;
+  /**
+   * Twilio's auth token: phone calls stream to `/v1/twilio` (webhook `/v1/twilio/voice`) with
+   * their signatures checked. Without it the demo takes unsigned streams (for local tries).
+   */
+  readonly twilioAuthToken?: string;
+  /** The public URL Twilio reaches the demo at (for the TwiML's stream URL). */
+  readonly publicUrl?: string;
   /** How many local-engine streams may run at once. */
   readonly maxConcurrentStreams?: number;
   /** The provider to use instead of the embedded local engine (see provider-from-env.ts). */
@@ -88,6 +95,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     logger: options.logger,
     tokenSecret: options.tokenSecret,
     cluster: options.redisUrl ? { redisUrl: options.redisUrl } : undefined,
+    twilio: { authToken: options.twilioAuthToken, publicUrl: options.publicUrl },
     commands: { detector: demoCommands, onCommand: (match) => ({ ok: true, ...match.slots }) },
   });
   const page = await readFile(pageUrl);

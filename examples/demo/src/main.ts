@@ -29,6 +29,8 @@ const demo = await startDemo({
   databaseUrl,
   redisUrl,
   tokenSecret,
+  twilioAuthToken: process.env.TWILIO_AUTH_TOKEN || undefined,
+  publicUrl: process.env.PUBLIC_URL || undefined,
   maxConcurrentStreams,
   provider,
   logger,

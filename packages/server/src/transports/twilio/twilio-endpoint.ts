@@ -36,7 +36,9 @@ export interface TwilioOptions {
    * `{ from: From }`.
    */
   readonly twiml?: {
+    /** `<Connect><Stream>` (bidirectional, the default) or `<Start><Stream>` (a fork). */
     readonly mode?: 'connect' | 'start';
+    /** The stream's `<Parameter>`s, from the webhook's form. */
     readonly parameters?: (form: Readonly<Record<string, string>>) => Record<string, string>;
   };
   /** FFmpeg for converting played audio that is not PCM or WAV. Default `ffmpeg`. */

@@ -30,22 +30,27 @@ export function signedUrlForms(url: string): string[] {
     'http:': 'ws:',
   };
   for (const candidate of [url, swapScheme(url, schemes)]) {
-    if (!candidate) continue;
-    forms.add(candidate);
-    try {
-      const parsed = new URL(candidate);
-      const secure = parsed.protocol === 'https:' || parsed.protocol === 'wss:';
-      const defaultPort = secure ? '443' : '80';
-      if (parsed.port === '') {
-        forms.add(candidate.replace(parsed.host, `${parsed.hostname}:${defaultPort}`));
-      } else if (parsed.port === defaultPort) {
-        forms.add(candidate.replace(`:${defaultPort}`, ''));
-      }
-    } catch {
-      // not a URL: only the form as given
-    }
+    if (candidate) for (const form of portForms(candidate)) forms.add(form);
   }
   return [...forms];
+}
+
+/** `url` as given, and with its scheme's default port written out or left out. */
+function portForms(url: string): string[] {
+  // Matched as text: `URL` would drop a default port, which is exactly what may be signed.
+  const match = /^([a-z]+:\/\/)([^/:?#]+)(?::(\d+))?(.*)$/i.exec(url);
+  if (!match) return [url];
+  const [, scheme, host, port, rest] = match as unknown as [
+    string,
+    string,
+    string,
+    string | undefined,
+    string,
+  ];
+  const defaultPort = /^(https|wss):/i.test(scheme) ? '443' : '80';
+  if (port === undefined) return [url, `${scheme}${host}:${defaultPort}${rest}`];
+  if (port === defaultPort) return [url, `${scheme}${host}${rest}`];
+  return [url];
 }
 
 function swapScheme(url: string, schemes: Record<string, string>): string | undefined {
