@@ -14,8 +14,8 @@ const detector = createCommandDetector({
 
 describe('command detector', () => {
   it('finds a command after its wake word, ignoring case and punctuation', () => {
-    expect(detector.detect('Sully, add note: patient is stable.')).toEqual([
-      { name: 'add_note', slots: { text: 'patient is stable' } },
+    expect(detector.detect('Sully, add note: patient is stable.')).toMatchObject([
+      { name: 'add_note', slots: { text: 'patient is stable' }, confidence: 1 },
     ]);
   });
 
@@ -26,7 +26,7 @@ describe('command detector', () => {
   it('finds two commands in one utterance, in spoken order', () => {
     expect(
       detector.detect('sully write prescription for amoxicillin sully add note follow up'),
-    ).toEqual([
+    ).toMatchObject([
       { name: 'write_prescription', slots: { drug: 'amoxicillin' } },
       { name: 'add_note', slots: { text: 'follow up' } },
     ]);
@@ -36,7 +36,9 @@ describe('command detector', () => {
     const bare = createCommandDetector({
       commands: [{ name: 'stop_recording', patterns: ['stop recording'] }],
     });
-    expect(bare.detect('okay stop recording now')).toEqual([{ name: 'stop_recording', slots: {} }]);
+    expect(bare.detect('okay stop recording now')).toMatchObject([
+      { name: 'stop_recording', slots: {} },
+    ]);
     expect(bare.detect('unstoppable recordings')).toEqual([]);
   });
 

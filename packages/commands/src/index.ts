@@ -6,4 +6,8 @@ export {
   createCommandDetector,
 } from './command-detector.js';
 export { CommandGrammarError } from './command-grammar-error.js';
+export { DEFAULT_TOLERANCE, type MatchTolerance } from './matcher.js';
 export { normalizeTranscript } from './normalize.js';
+export { editDistance, phoneticKey, soundDistance } from './phonetic.js';
+export type { Dose, Duration } from './slot-types.js';
+export { parseSpokenNumber } from './spoken-numbers.js';
