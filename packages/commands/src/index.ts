@@ -6,6 +6,13 @@ export {
   createCommandDetector,
 } from './command-detector.js';
 export { CommandGrammarError } from './command-grammar-error.js';
+export {
+  type CommandResolverOptions,
+  type CommandSetOverrides,
+  createCommandResolver,
+  extendCommandSet,
+} from './command-sets.js';
+export { CommandTracker, type TranscriptSpan } from './command-tracker.js';
 export { DEFAULT_TOLERANCE, type MatchTolerance } from './matcher.js';
 export { normalizeTranscript } from './normalize.js';
 export { editDistance, phoneticKey, soundDistance } from './phonetic.js';

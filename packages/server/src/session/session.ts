@@ -22,7 +22,7 @@ import type { StoreWriter } from '../stores/store-writer.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
 import type { PlayAudio } from '../transports/twilio/phone-audio.js';
 import type { PlayOutcome } from '../transports/twilio/twilio-player.js';
-import { type CommandOptions, runCommands } from './command-runner.js';
+import { type CommandOptions, SessionCommands } from './command-runner.js';
 import { type EndedSession, runSessionEndHook, type SessionEndHook } from './session-end-hook.js';
 import type { HandoverState } from './session-handover.js';
 import type { SessionLimitOptions } from './session-limits.js';
@@ -113,6 +113,8 @@ export class Session {
   /** Commands and broadcasts that came while no client was connected. */
   private missed: ServerMessageInput[] = [];
   private readonly recorder: SessionRecorder;
+  /** Its voice commands: not resolved yet (`undefined`) or none (`null`). */
+  private commands: SessionCommands | null | undefined;
   private readonly tracker: SessionMetricsTracker;
 
   constructor(private readonly deps: SessionDeps) {
@@ -834,7 +836,10 @@ export class Session {
       });
     }
     if (!t.isFinal) {
-      if (this.phase === 'active') this.send(message);
+      if (this.phase === 'active') {
+        this.send(message);
+        this.voiceCommands()?.interim(message.segmentId, message.text);
+      }
       return;
     }
     const seq = this.finalSegments++;
@@ -852,19 +857,29 @@ export class Session {
     this.recentFinals.push({ seq, message });
     if (this.recentFinals.length > MAX_RECENT_FINALS) this.recentFinals.shift();
     this.send(message);
-    if (this.deps.commands && message.text) {
-      const context = { sessionId: this.id, segmentId: message.segmentId, metadata: this.meta };
-      await runCommands(
-        this.deps.commands,
-        message.text,
-        context,
-        (m) => {
-          this.send(m);
-          this.recorder.event('command', m);
-        },
-        this.deps.logger,
-      );
+    await this.voiceCommands()?.final(message.segmentId, message.text, message, {
+      sessionId: this.id,
+      metadata: this.meta,
+      store: this.deps.writer.store,
+      session: this,
+    });
+  }
+
+  /** The session's voice commands, resolved from its metadata once it has started. */
+  private voiceCommands(): SessionCommands | undefined {
+    if (this.commands === undefined) {
+      this.commands =
+        SessionCommands.for(
+          this.deps.commands,
+          this.meta,
+          {
+            send: (m) => this.send(m),
+            record: (m) => this.recorder.event('command', m),
+          },
+          this.deps.logger,
+        ) ?? null;
     }
+    return this.commands ?? undefined;
   }
 
   private enqueue(task: () => Promise<void>): void {
