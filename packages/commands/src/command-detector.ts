@@ -8,7 +8,12 @@ import {
 import { normalizeTranscript } from './normalize.js';
 import { compilePattern, type PatternElement } from './pattern.js';
 import { soundDistance } from './phonetic.js';
-import { BUILTIN_SLOT_TYPES, lexiconReader, type SlotReader } from './slot-types.js';
+import {
+  BUILTIN_SLOT_TYPES,
+  type LexiconEntry,
+  lexiconReader,
+  type SlotReader,
+} from './slot-types.js';
 
 /** One voice command: a name, the phrases that say it, and examples. */
 export interface CommandDefinition {
@@ -34,8 +39,11 @@ export interface CommandDefinition {
 export interface CommandSet {
   /** Words that must precede a command, matched by sound too. Empty: commands match anywhere. */
   readonly wakeWords?: readonly string[];
-  /** Named word lists for `{slot:lexicon}` (drug names, lab tests), matched by sound too. */
-  readonly lexicons?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Named word lists for `{slot:lexicon}` (drug names, lab tests), matched by sound too; an
+   * entry may list the ways it is said (`{ name: 'hemoglobin a1c', spoken: ['a one c'] }`).
+   */
+  readonly lexicons?: Readonly<Record<string, readonly LexiconEntry[]>>;
   readonly commands: readonly CommandDefinition[];
   /** The matcher's tolerances; defaults tuned on the evaluation corpus. */
   readonly tolerance?: Partial<MatchTolerance>;
@@ -107,7 +115,13 @@ export function createCommandDetector(set: CommandSet): CommandDetector {
       throw new CommandGrammarError(`lexicon "${name}" has the name of a built-in slot type`);
     }
     if (entries.length === 0) throw new CommandGrammarError(`lexicon "${name}" is empty`);
-    types[name] = lexiconReader(entries.map(normalizeTranscript));
+    types[name] = lexiconReader(
+      entries.map((entry) =>
+        typeof entry === 'string'
+          ? normalizeTranscript(entry)
+          : { name: entry.name, spoken: entry.spoken.map(normalizeTranscript) },
+      ),
+    );
   }
   const names = new Set<string>();
   const compiled: CompiledCommand[] = set.commands.map((command) => {

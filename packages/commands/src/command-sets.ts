@@ -5,6 +5,7 @@ import {
   createCommandDetector,
 } from './command-detector.js';
 import { CommandGrammarError } from './command-grammar-error.js';
+import type { LexiconEntry } from './slot-types.js';
 
 /** How a tenant's (a user's, an organization's) commands differ from the defaults. */
 export interface CommandSetOverrides {
@@ -17,7 +18,7 @@ export interface CommandSetOverrides {
   /** Wake words instead of the defaults' (e.g. the assistant's name in this clinic). */
   readonly wakeWords?: readonly string[];
   /** More lexicon entries (merged into the defaults' lexicons of the same name). */
-  readonly lexicons?: Readonly<Record<string, readonly string[]>>;
+  readonly lexicons?: Readonly<Record<string, readonly LexiconEntry[]>>;
 }
 
 /** The defaults with a tenant's overrides applied. Unknown names to replace or disable fail. */
@@ -35,7 +36,7 @@ export function extendCommandSet(base: CommandSet, overrides: CommandSetOverride
   }
   const disabled = new Set(overrides.disable ?? []);
   const replaced = new Map((overrides.replace ?? []).map((c) => [c.name, c]));
-  const lexicons: Record<string, readonly string[]> = { ...base.lexicons };
+  const lexicons: Record<string, readonly LexiconEntry[]> = { ...base.lexicons };
   for (const [name, entries] of Object.entries(overrides.lexicons ?? {})) {
     lexicons[name] = [...new Set([...(lexicons[name] ?? []), ...entries])];
   }

@@ -16,5 +16,5 @@ export { CommandTracker, type TranscriptSpan } from './command-tracker.js';
 export { DEFAULT_TOLERANCE, type MatchTolerance } from './matcher.js';
 export { normalizeTranscript } from './normalize.js';
 export { editDistance, phoneticKey, soundDistance } from './phonetic.js';
-export type { Dose, Duration } from './slot-types.js';
+export type { Dose, Duration, LexiconEntry } from './slot-types.js';
 export { parseSpokenNumber } from './spoken-numbers.js';

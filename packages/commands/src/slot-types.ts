@@ -116,15 +116,26 @@ export const BUILTIN_SLOT_TYPES: Readonly<Record<string, SlotReader>> = {
 };
 
 /**
- * A slot reader for a lexicon (drug names, lab tests): a run of one to a few words that sounds
- * like one of its entries, even split or misspelled by the recognizer. The value is the entry.
+ * A lexicon entry: a name, or a name and the ways it is said (`{ name: 'hemoglobin a1c',
+ * spoken: ['hemoglobin a one c', 'a one c'] }`).
  */
-export function lexiconReader(entries: readonly string[], maxDistance = 0.34): SlotReader {
-  const prepared = entries.map((entry) => ({
-    entry,
-    joined: entry.toLowerCase().replace(/[^a-z0-9]/g, ''),
-    words: entry.split(/\s+/).length,
-  }));
+export type LexiconEntry = string | { readonly name: string; readonly spoken: readonly string[] };
+
+/**
+ * A slot reader for a lexicon (drug names, lab tests): a run of one to a few words that sounds
+ * like one of its entries (or of their spoken forms), even split or misspelled by the
+ * recognizer. The value is the entry's name.
+ */
+export function lexiconReader(entries: readonly LexiconEntry[], maxDistance = 0.34): SlotReader {
+  const prepared = entries.flatMap((entry) => {
+    const name = typeof entry === 'string' ? entry : entry.name;
+    const forms = typeof entry === 'string' ? [entry] : [entry.name, ...entry.spoken];
+    return forms.map((form) => ({
+      entry: name,
+      joined: form.toLowerCase().replace(/[^a-z0-9]/g, ''),
+      words: form.split(/\s+/).length,
+    }));
+  });
   // A recognizer splits an unknown long word into up to a few short ones.
   const longest = Math.max(1, ...prepared.map((p) => p.words)) + 3;
   return (words, at) => {
