@@ -30,6 +30,21 @@ const RULES: readonly [RegExp, string][] = [
  * once. `sully`, `sally`, `solly` → `sl`; `amoxicillin` → `amksln`.
  */
 export function phoneticKey(word: string): string {
+  let key = keys.get(word);
+  if (key === undefined) {
+    key = computeKey(word);
+    // Transcripts bring new words without end: the cache is bounded, and simply restarts.
+    if (keys.size >= MAX_CACHED_KEYS) keys.clear();
+    keys.set(word, key);
+  }
+  return key;
+}
+
+// Keys of the words seen lately: lexicon entries and frequent words are keyed once.
+const keys = new Map<string, string>();
+const MAX_CACHED_KEYS = 20_000;
+
+function computeKey(word: string): string {
   let text = word.toLowerCase();
   for (const [pattern, replacement] of RULES) {
     text = text.replace(pattern, replacement);
