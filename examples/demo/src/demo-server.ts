@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createCommandDetector } from '@earshot/commands';
+import { clinicalCommands, createCommandDetector, extendCommandSet } from '@earshot/commands';
 import type { Logger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
 import { createLocalProvider } from '@earshot/providers/local';
@@ -68,17 +68,16 @@ export async function bundlePageScript(): Promise<Uint8Array> {
   return file.contents;
 }
 
-/** Demo voice commands: say "add note …" or "clear transcript". */
-const demoCommands = createCommandDetector({
-  commands: [
-    {
-      name: 'add_note',
-      patterns: ['add note {text}', 'add a note {text}'],
-      description: 'Adds a note.',
-    },
-    { name: 'clear_transcript', patterns: ['clear transcript', 'clear the transcript'] },
-  ],
-});
+/**
+ * Demo voice commands: the clinical scribe's (say "Sully, add a note …", "Sully, order a lipid
+ * panel", "Sully, write a prescription for amoxicillin five hundred milligrams twice a day"),
+ * plus "Sully, clear the transcript".
+ */
+const demoCommands = createCommandDetector(
+  extendCommandSet(clinicalCommands(), {
+    add: [{ name: 'clear_transcript', patterns: ['clear [the] transcript'] }],
+  }),
+);
 
 /**
  * Starts the demo: the local PocketSphinx engine, the store its URL names, the canonical

@@ -1,3 +1,4 @@
+export { CLINICAL_DRUGS, CLINICAL_LAB_TESTS, clinicalCommands } from './clinical.js';
 export {
   type CommandDefinition,
   type CommandDetector,

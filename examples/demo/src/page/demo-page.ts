@@ -81,7 +81,7 @@ client.on('command', (c) => {
   if (c.phase !== 'confirmed') return;
   const chip = document.createElement('span');
   chip.className = 'chip';
-  const slots = Object.values(c.slots);
+  const slots = Object.values(c.slots).map(showSlot);
   chip.textContent = `${c.name}${slots.length ? `: ${slots.join(', ')}` : ''}`;
   commandsEl.append(chip);
 });
@@ -99,6 +99,17 @@ client.on('closed', (m) =>
     `finished: ${m.summary.finalSegments} segments, ${m.summary.audioSeconds.toFixed(1)} s of audio`,
   ),
 );
+
+/** A slot's value as a chip shows it: `500 mg`, `2 weeks`, `lipid panel`. */
+function showSlot(value: unknown): string {
+  if (value && typeof value === 'object' && 'value' in value && 'unit' in value) {
+    const { value: amount, unit } = value as { value: number; unit: string };
+    const plural =
+      ['day', 'week', 'month', 'year', 'hour', 'minute'].includes(unit) && amount !== 1;
+    return `${amount} ${unit}${plural ? 's' : ''}`;
+  }
+  return String(value);
+}
 
 async function start(): Promise<void> {
   errorEl.textContent = '';
