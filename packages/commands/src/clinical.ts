@@ -88,6 +88,7 @@ export function clinicalCommands(): CommandSet {
         description: 'Writes a prescription: drug, dose and frequency.',
         patterns: [
           '(write [a | the] prescription [for] | prescribe) {drug:drug} {dose:dose} [to be taken] {frequency:frequency}',
+          '(write [a | the] prescription [for] | prescribe) {dose:dose} [of] {drug:drug} {frequency:frequency}',
           '(start | put) [him | her | them | the patient] on {drug:drug} {dose:dose} {frequency:frequency}',
         ],
         examples: ['write a prescription for amoxicillin five hundred milligrams twice a day'],
@@ -95,7 +96,7 @@ export function clinicalCommands(): CommandSet {
       {
         name: 'add_note',
         description: 'Adds a note to the visit.',
-        patterns: ['(add | make | take) [a] note [that] {text}', 'note that {text}'],
+        patterns: ['(add | make | take) [a | to the] note [that | to] {text}', 'note that {text}'],
         examples: ['add a note patient reports mild headache'],
       },
       {
@@ -108,7 +109,7 @@ export function clinicalCommands(): CommandSet {
         name: 'schedule_follow_up',
         description: 'Schedules a follow-up visit.',
         patterns: [
-          'schedule [a] follow [up] [visit | appointment] in {in:duration}',
+          'schedule [a | of | the] follow [up] [visit | appointment] in {in:duration}',
           'follow [up] in {in:duration}',
         ],
         examples: ['schedule a follow up in two weeks'],
@@ -117,7 +118,7 @@ export function clinicalCommands(): CommandSet {
         name: 'record_blood_pressure',
         description: 'Records a blood pressure reading.',
         patterns: [
-          '[record] blood pressure [is | of] {systolic:number} over {diastolic:number}',
+          '[record] [the | of] blood pressure [is | of | on] {systolic:number} [or] over {diastolic:number}',
           'b p [is] {systolic:number} over {diastolic:number}',
         ],
         examples: ['blood pressure one twenty over eighty'],

@@ -1,10 +1,5 @@
 import { CommandGrammarError } from './command-grammar-error.js';
-import {
-  DEFAULT_TOLERANCE,
-  MAX_COMMAND_WORDS,
-  type MatchTolerance,
-  matchElements,
-} from './matcher.js';
+import { DEFAULT_TOLERANCE, type MatchTolerance, matchElements } from './matcher.js';
 import { normalizeTranscript } from './normalize.js';
 import { compilePattern, type PatternElement } from './pattern.js';
 import { soundDistance } from './phonetic.js';
@@ -75,7 +70,6 @@ const FILLERS = new Set(['um', 'uh', 'uhm', 'er', 'erm', 'ah', 'hmm', 'mm', 'mhm
 const LEAD_INS = new Set(['please', 'okay', 'ok', 'can', 'you', 'could', 'would', 'now', 'and']);
 // Transcripts beyond this many characters are read in their last part only.
 const MAX_TRANSCRIPT_CHARS = 20_000;
-const WAKE_DISTANCE = 0.25;
 
 interface CompiledCommand {
   readonly definition: CommandDefinition;
@@ -187,7 +181,7 @@ export function createCommandDetector(set: CommandSet): CommandDetector {
     // Each wake word opens a region that runs to the next one: free text stops there.
     const wakes: { at: number; start: number }[] = [];
     for (let at = 0; at < words.length; at++) {
-      const start = wakeAt(words, at, wakeWords);
+      const start = wakeAt(words, at, wakeWords, tolerance.wakeDistance);
       if (start !== undefined) {
         wakes.push({ at, start });
         at = start - 1;
@@ -227,12 +221,13 @@ function wakeAt(
   words: readonly string[],
   at: number,
   wakeWords: readonly string[],
+  maxDistance: number,
 ): number | undefined {
   for (const wake of wakeWords) {
     // A wake word may be heard as one word or split in two ("so lee").
     for (let span = 1; span <= 2 && at + span <= words.length; span++) {
       const heard = words.slice(at, at + span).join('');
-      if (heard === wake || (wake.length >= 4 && soundDistance(heard, wake) <= WAKE_DISTANCE)) {
+      if (heard === wake || (wake.length >= 4 && soundDistance(heard, wake) <= maxDistance)) {
         return at + span;
       }
     }

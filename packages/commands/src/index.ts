@@ -18,4 +18,4 @@ export { DEFAULT_TOLERANCE, type MatchTolerance } from './matcher.js';
 export { normalizeTranscript } from './normalize.js';
 export { editDistance, phoneticKey, soundDistance } from './phonetic.js';
 export type { Dose, Duration, LexiconEntry } from './slot-types.js';
-export { parseSpokenNumber } from './spoken-numbers.js';
+export { type Parsed, parseSpokenNumber } from './spoken-numbers.js';

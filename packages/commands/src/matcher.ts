@@ -16,9 +16,17 @@ export interface MatchTolerance {
   readonly skipCost: number;
   /** Most sound distance of a misheard pattern word (words of 4+ letters only). */
   readonly wordDistance: number;
+  /** Most sound distance of a misheard wake word ("shelly" for "sully" is 0.4). */
+  readonly wakeDistance: number;
 }
 
-export const DEFAULT_TOLERANCE: MatchTolerance = { maxCost: 1.2, skipCost: 0.6, wordDistance: 0.3 };
+/** The tolerances tuned on the evaluation corpus (eval/README.md). */
+export const DEFAULT_TOLERANCE: MatchTolerance = {
+  maxCost: 1.2,
+  skipCost: 0.6,
+  wordDistance: 0.3,
+  wakeDistance: 0.4,
+};
 
 // A pattern is matched against at most this many words: a command is a sentence, and the
 // bound keeps matching a 100 kB transcript linear.

@@ -86,8 +86,8 @@ export const BUILTIN_SLOT_TYPES: Readonly<Record<string, SlotReader>> = {
   duration: (words, at) => {
     let start = at;
     let n: Parsed<number> | undefined;
-    // "a week", "an hour"
-    if (words[at] === 'a' || words[at] === 'an' || words[at] === 'one') {
+    // "a week", "an hour" ("the week": how a recognizer often writes "a week")
+    if (['a', 'an', 'one', 'the'].includes(words[at] ?? '')) {
       n = { value: 1, end: at + 1, cost: 0 };
     } else n = parseSpokenNumber(words, at);
     if (!n) return [];

@@ -73,8 +73,11 @@ export function parseSpokenNumber(
   let cost = 0;
   let read = false;
   const unit = unitOf(words[i]);
-  // "two fifty", "one twenty five": a digit then a two-digit number is hundreds.
-  if (unit && unit.value >= 1 && unit.value <= 9 && (words[i + 1] ?? '') in TENS) {
+  // "two fifty", "one twenty five", "one eighteen": a digit then a two-digit number (not a
+  // single digit) is hundreds.
+  const next = unitOf(words[i + 1]);
+  const teen = next !== undefined && next.cost === 0 && next.value >= 10;
+  if (unit && unit.value >= 1 && unit.value <= 9 && ((words[i + 1] ?? '') in TENS || teen)) {
     const rest = twoDigits(words, i + 1);
     if (rest) return withDecimals(words, rest.end, unit.value * 100 + rest.value, unit.cost);
   }
