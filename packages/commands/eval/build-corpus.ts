@@ -123,7 +123,9 @@ async function speak(text: string, v: Voice, dir: string, name: string): Promise
     await run('flite', ['-voice', v.voice, '-t', text, '-o', raw]);
   }
   const format = ['-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', '-e', 'signed-integer'];
-  await run('sox', [raw, ...format, wav]);
+  // -R: resampling espeak-ng's 22.05 kHz output makes sox dither, with a fresh random seed each
+  // run unless told otherwise, and that faint noise alone changes PocketSphinx's transcripts.
+  await run('sox', ['-R', raw, ...format, wav]);
   await rm(raw, { force: true });
   return wav;
 }
@@ -235,7 +237,7 @@ async function main(): Promise<void> {
               ? `espeak-ng -v ${v.voice} -s ${ESPEAK_RATE} -w <raw.wav> <text>`
               : `flite -voice ${v.voice} -t <text> -o <raw.wav>`,
         })),
-        audio: `sox <raw.wav> -r ${SAMPLE_RATE} -c 1 -b 16 -e signed-integer <wav>`,
+        audio: `sox -R <raw.wav> -r ${SAMPLE_RATE} -c 1 -b 16 -e signed-integer <wav>`,
         engine: {
           name: 'pocketsphinx_continuous',
           command: 'pocketsphinx_continuous -infile <wav> -logfn /dev/null',

@@ -21,6 +21,7 @@
 // The seed names no drug or test, so the lexicons are common generics and common orders.
 
 /** The unit of a prescribed dose. */
+import { CLINICAL_DRUGS, CLINICAL_LAB_TESTS } from '../src/clinical.js';
 export type DoseUnit = 'mg' | 'g' | 'mcg' | 'ml' | 'units' | 'tablets';
 
 /** How often a prescribed drug is taken, as the prescription writes it. */
@@ -92,68 +93,18 @@ const said = (name: string, ...others: string[]): LexiconEntry => ({
   spoken: [name, ...others],
 });
 
-/** Forty common generic drug names, alphabetical: the values of `write_prescription`'s `drug`. */
-export const DRUGS: readonly LexiconEntry[] = [
-  said('acetaminophen'),
-  said('albuterol'),
-  said('amlodipine'),
-  said('amoxicillin'),
-  said('apixaban'),
-  said('atorvastatin'),
-  said('azithromycin'),
-  said('cephalexin'),
-  said('cetirizine'),
-  said('ciprofloxacin'),
-  said('clopidogrel'),
-  said('doxycycline'),
-  said('escitalopram'),
-  said('famotidine'),
-  said('fluoxetine'),
-  said('furosemide'),
-  said('gabapentin'),
-  said('hydrochlorothiazide'),
-  said('ibuprofen'),
-  said('insulin glargine'),
-  said('levothyroxine'),
-  said('lisinopril'),
-  said('loratadine'),
-  said('losartan'),
-  said('metformin'),
-  said('methylprednisolone'),
-  said('metoprolol'),
-  said('montelukast'),
-  said('naproxen'),
-  said('nitrofurantoin'),
-  said('omeprazole'),
-  said('ondansetron'),
-  said('pantoprazole'),
-  said('prednisone'),
-  said('rosuvastatin'),
-  said('sertraline'),
-  said('simvastatin'),
-  said('tramadol'),
-  said('trazodone'),
-  said('warfarin'),
-];
+function asEntry(entry: string | { readonly name: string; readonly spoken: readonly string[] }) {
+  return typeof entry === 'string' ? said(entry) : said(entry.name, ...entry.spoken);
+}
 
-/** Fifteen common orders: the values of `order_lab`'s `test`. */
-export const LAB_TESTS: readonly LexiconEntry[] = [
-  said('complete blood count', 'cbc'),
-  said('basic metabolic panel', 'bmp'),
-  said('comprehensive metabolic panel', 'cmp'),
-  said('lipid panel'),
-  { name: 'hemoglobin a1c', spoken: ['hemoglobin a one c', 'a one c'] },
-  said('thyroid panel'),
-  said('urinalysis'),
-  said('urine culture'),
-  said('blood culture'),
-  { name: 'chest x-ray', spoken: ['chest x ray'] },
-  said('liver function panel', 'liver panel'),
-  said('vitamin d level'),
-  said('strep test'),
-  said('pregnancy test'),
-  { name: 'electrocardiogram', spoken: ['electrocardiogram', 'ekg'] },
-];
+/**
+ * The drug names of `write_prescription`'s `drug`: the clinical example's lexicon
+ * (`CLINICAL_DRUGS` in src/clinical.ts), one list for the matcher and the corpus.
+ */
+export const DRUGS: readonly LexiconEntry[] = CLINICAL_DRUGS.map(asEntry);
+
+/** The orders of `order_lab`'s `test`: the clinical example's `CLINICAL_LAB_TESTS`. */
+export const LAB_TESTS: readonly LexiconEntry[] = CLINICAL_LAB_TESTS.map(asEntry);
 
 const rx = (
   id: string,
