@@ -6,8 +6,7 @@ import type { ServerMessageInput, TranscriptMessage } from '@earshot/protocol';
 import {
   type PostgresServer,
   type RedisServer,
-  readWavPcm16,
-  speechFixtures,
+  speechWithPauses,
   startPostgres,
   startRedis,
   until,
@@ -62,12 +61,7 @@ beforeAll(async () => {
     EARSHOT_TOKEN_SECRET: 'the same on every node',
   };
   nodes = await Promise.all([startNode(env), startNode(env)]);
-  const silence = Buffer.alloc(16000);
-  const parts: Buffer[] = [];
-  for (const fixture of (await speechFixtures()).slice(0, 3)) {
-    parts.push((await readWavPcm16(fixture.path)).pcm, silence);
-  }
-  speech = Buffer.concat(parts);
+  speech = await speechWithPauses(3, 0.5);
 });
 
 afterAll(async () => {

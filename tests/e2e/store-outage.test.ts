@@ -3,13 +3,7 @@ import type { EarshotError, TranscriptMessage } from '@earshot/protocol';
 import { createLocalProvider } from '@earshot/providers/local';
 import { createPostgresStore, type Store } from '@earshot/server';
 import { listen, type RunningServer } from '@earshot/server/node';
-import {
-  type PostgresServer,
-  readWavPcm16,
-  speechFixtures,
-  startPostgres,
-  until,
-} from '@earshot/testing';
+import { type PostgresServer, speechWithPauses, startPostgres, until } from '@earshot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // PostgreSQL goes down in the middle of a session and comes back. The session must go on
@@ -34,12 +28,7 @@ beforeAll(async () => {
     storeWrites: { retryMs: 100, maxRetryMs: 500 },
   });
   // Every recording, a second of silence after each: a pause, so a final, every few seconds.
-  const silence = Buffer.alloc(32000);
-  const parts: Buffer[] = [];
-  for (const fixture of await speechFixtures()) {
-    parts.push((await readWavPcm16(fixture.path)).pcm, silence);
-  }
-  speech = Buffer.concat(parts);
+  speech = await speechWithPauses();
 });
 afterAll(async () => {
   await server?.close();

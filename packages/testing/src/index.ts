@@ -24,6 +24,7 @@ export {
   type SpeechFixture,
   type SynthesizeOptions,
   speechFixtures,
+  speechWithPauses,
   synthesizeSpeech,
 } from './speech-fixtures.js';
 export {

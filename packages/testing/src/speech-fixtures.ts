@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { readWavPcm16 } from './wav.js';
 
 const run = promisify(execFile);
 
@@ -105,4 +106,17 @@ export async function synthesizeSpeech(text: string, options: SynthesizeOptions)
     await rm(converted, { force: true });
   }
   return path;
+}
+
+/**
+ * The first `count` recordings (all by default) as one PCM16 16 kHz stream, each followed by
+ * `pauseSeconds` of silence: a pause after each, so a final every few seconds.
+ */
+export async function speechWithPauses(count?: number, pauseSeconds = 1): Promise<Buffer> {
+  const silence = Buffer.alloc(Math.round(pauseSeconds * 16000) * 2);
+  const parts: Buffer[] = [];
+  for (const fixture of (await speechFixtures()).slice(0, count)) {
+    parts.push((await readWavPcm16(fixture.path)).pcm, silence);
+  }
+  return Buffer.concat(parts);
 }

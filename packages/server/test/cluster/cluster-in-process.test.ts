@@ -3,8 +3,7 @@ import type { Logger, ServerMessageInput, TranscriptMessage } from '@earshot/pro
 import { createLocalProvider } from '@earshot/providers/local';
 import {
   type RedisServer,
-  readWavPcm16,
-  speechFixtures,
+  speechWithPauses,
   startRedis,
   until,
   wordErrorRate,
@@ -48,12 +47,7 @@ beforeAll(async () => {
       limits: { resumeGraceSeconds: 10 },
     });
   [a, b] = await Promise.all([node('node-a', providers[0]!), node('node-b', providers[1]!)]);
-  const silence = Buffer.alloc(16000);
-  const parts: Buffer[] = [];
-  for (const fixture of (await speechFixtures()).slice(0, 3)) {
-    parts.push((await readWavPcm16(fixture.path)).pcm, silence);
-  }
-  speech = Buffer.concat(parts);
+  speech = await speechWithPauses(3, 0.5);
 });
 
 afterAll(async () => {
