@@ -1,7 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readWavPcm16, referenceTranscript, speechFixtures, wordErrorRate } from '@earshot/testing';
+import {
+  readWavPcm16,
+  referenceTranscript,
+  speechFixtures,
+  synthesizeSpeech,
+  wordErrorRate,
+} from '@earshot/testing';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, startDemo } from '../../examples/demo/src/demo-server.js';
@@ -116,6 +123,52 @@ describe('the demo page in headless Chromium', () => {
       await page.screenshot({ path: join(screenshots, 'demo-microphone-lost.png') });
     } finally {
       await page.close();
+    }
+  });
+
+  it('shows a command chip with its slots when a clinician says a command', async () => {
+    // Two commands by flite's slt voice, which PocketSphinx hears as "sally …" (the wake word
+    // by sound), with pauses so each is its own utterance.
+    const said = join(dir, 'commands.wav');
+    const parts = await Promise.all(
+      [
+        'Sully, blood pressure one hundred twenty over eighty.',
+        'Sully, schedule a follow up in two weeks.',
+      ].map((text) => synthesizeSpeech(text, { engine: 'flite', voice: 'slt' })),
+    );
+    const padded = parts.map((part, i) => {
+      const out = join(dir, `command-${i}.wav`);
+      execFileSync('sox', ['-R', part, out, 'pad', '1', '1']);
+      return out;
+    });
+    execFileSync('sox', ['-R', ...padded, said]);
+    const speaking = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${said}%noloop`,
+      ],
+    });
+    try {
+      const page = await speaking.newPage();
+      await page.goto(`${demo.url}/?aec=off`);
+      await page.click('#mic');
+      await page.waitForSelector('#mic[data-state="recording"]', { timeout: 15_000 });
+      await page.waitForFunction(
+        () => document.querySelectorAll('#commands .chip').length >= 2,
+        undefined,
+        { timeout: 30_000 },
+      );
+      const chips = await page.$$eval('#commands .chip', (c) => c.map((x) => x.textContent));
+      await page.screenshot({ path: join(screenshots, 'demo-commands.png') });
+      console.log(`chips: ${chips.join(' | ')}\n heard: ${await page.textContent('#finals')}`);
+      expect(chips).toEqual(['record_blood_pressure: 120, 80', 'schedule_follow_up: 2 weeks']);
+      await page.click('#mic');
+      await page.waitForSelector('#mic[data-state="idle"]', { timeout: 15_000 });
+    } finally {
+      await speaking.close();
     }
   });
 

@@ -101,9 +101,22 @@ describe('voice commands in a session', () => {
     );
   });
 
+  it("asks the provider to boost the commands' vocabulary after the client's keywords", async () => {
+    const before = emulator.connections.length;
+    await speak({ user: 'dr-lee' });
+    // Nova-3 takes key terms; the client asked for none, so the wake word comes first.
+    expect(emulator.connections[before]?.query.getAll('keyterm')).toEqual([
+      'sully',
+      'lipid panel',
+      'complete blood count',
+    ]);
+  });
+
   it('has no commands for a tenant whose set is turned off', async () => {
+    const before = emulator.connections.length;
     const { commands } = await speak({ user: 'dr-lee', org: 'no-commands' });
     expect(commands).toEqual([]);
+    expect(emulator.connections[before]?.query.getAll('keyterm')).toEqual([]);
   });
 
   it('does not show a command an interim only begins', () => {

@@ -87,7 +87,7 @@ export function clinicalCommands(): CommandSet {
         name: 'write_prescription',
         description: 'Writes a prescription: drug, dose and frequency.',
         patterns: [
-          '(write [a | the] prescription [for] | prescribe) {drug:drug} {dose:dose} [to be taken] {frequency:frequency}',
+          '(write [a | the] prescription [for] | prescribe) {drug:drug} [take] {dose:dose} [to be taken] {frequency:frequency}',
           '(write [a | the] prescription [for] | prescribe) {dose:dose} [of] {drug:drug} {frequency:frequency}',
           '(start | put) [him | her | them | the patient] on {drug:drug} {dose:dose} {frequency:frequency}',
         ],

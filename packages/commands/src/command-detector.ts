@@ -61,6 +61,12 @@ export interface CommandDetector {
   detect(transcript: string): CommandMatch[];
   /** The commands of the set. */
   readonly commands: readonly CommandDefinition[];
+  /**
+   * The words recognizers most often get wrong in this set: its wake words, then the names of
+   * its lexicon entries. A server passes them to providers that boost keywords (Deepgram
+   * `keyterm`, Google phrase hints, OpenAI's prompt), so the wake word is heard as itself.
+   */
+  readonly vocabulary: readonly string[];
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -213,7 +219,15 @@ export function createCommandDetector(set: CommandSet): CommandDetector {
     }
   }
 
-  return { detect, commands: set.commands };
+  const vocabulary = [
+    ...new Set([
+      ...(set.wakeWords ?? []),
+      ...Object.values(set.lexicons ?? {}).flatMap((entries) =>
+        entries.map((entry) => (typeof entry === 'string' ? entry : entry.name)),
+      ),
+    ]),
+  ];
+  return { detect, commands: set.commands, vocabulary };
 }
 
 /** Where the command after a wake word at `at` starts, if one is there (by sound). */

@@ -36,6 +36,11 @@ export interface CommandOptions {
   readonly onCommand?: (match: CommandMatch, context: CommandContext) => unknown | Promise<unknown>;
   /** Send `tentative` phases when an interim shows a command (a UI hint). Default true. */
   readonly tentative?: boolean;
+  /**
+   * Ask providers that boost keywords to favour the commands' vocabulary (wake words, lexicon
+   * names), after the client's own keywords. Default true.
+   */
+  readonly boostRecognition?: boolean;
 }
 
 /** Where a session's command messages go. */
@@ -53,6 +58,8 @@ export interface CommandOutlet {
  */
 export class SessionCommands {
   private readonly tracker: CommandTracker;
+  /** Words for the provider to boost: the detector's vocabulary, unless turned off. */
+  readonly vocabulary: readonly string[];
 
   private constructor(
     private readonly options: CommandOptions,
@@ -61,6 +68,7 @@ export class SessionCommands {
     private readonly logger: Logger,
   ) {
     this.tracker = new CommandTracker(detector);
+    this.vocabulary = options.boostRecognition === false ? [] : detector.vocabulary;
   }
 
   /** The session's commands, or `undefined` when it has none. */

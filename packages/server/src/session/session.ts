@@ -68,6 +68,8 @@ const RESUME_TOKEN_TTL_SECONDS = 15 * 60;
 // Finals kept to send again after a resume: far more than a client misses in a drop.
 const MAX_RECENT_FINALS = 200;
 const MAX_MISSED_MESSAGES = 200;
+// Keywords passed to a provider: Deepgram takes up to 100 key terms, Google more.
+const MAX_KEYWORDS = 100;
 
 /**
  * One conversation: it owns its transport peer, provider stream, store writes, timers and
@@ -267,7 +269,7 @@ export class Session {
         audio: pipeline.plan.output,
         language: message.language,
         interimResults: message.interimResults,
-        keywords: message.keywords,
+        keywords: this.recognitionKeywords(provider, message.keywords),
         diarize: message.diarize,
         providerOptions: message.providerOptions,
         logger: this.deps.logger,
@@ -863,6 +865,17 @@ export class Session {
       store: this.deps.writer.store,
       session: this,
     });
+  }
+
+  /**
+   * The client's keywords, then (where the provider boosts keywords) the vocabulary of the
+   * session's voice commands, so the wake word and drug names are heard as themselves.
+   */
+  private recognitionKeywords(provider: SttProvider, asked: readonly string[]): string[] {
+    const vocabulary = provider.capabilities.keywordBoosting
+      ? (this.voiceCommands()?.vocabulary ?? [])
+      : [];
+    return [...new Set([...asked, ...vocabulary])].slice(0, MAX_KEYWORDS);
   }
 
   /** The session's voice commands, resolved from its metadata once it has started. */
