@@ -26,7 +26,8 @@ import {
   type PrometheusMetrics,
   type PrometheusMetricsOptions,
 } from './observability/index.js';
-import type { AdminAuth } from './rest/admin-auth.js';
+import type { Responder } from './replies/responder.js';
+import { type AdminAuth, isAdminRequest } from './rest/admin-auth.js';
 import { refuseUpgrade } from './rest/http-json.js';
 import { handleObserverUpgrade } from './rest/observer-socket.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
@@ -42,6 +43,7 @@ import { StoreWriter, type StoreWriterOptions } from './stores/store-writer.js';
 import { timedStore } from './stores/timed-store.js';
 import { createSessionTokens } from './tokens/session-tokens.js';
 import { bindCanonicalTransport, canonicalPeer } from './transports/canonical-transport.js';
+import type { Dialect } from './transports/dialects/dialect.js';
 import {
   type TwilioCalls,
   TwilioEndpoint,
@@ -96,6 +98,20 @@ export interface EarshotServerOptions {
    * the auth token, and playing audio back into a call (`session.play`). See docs/telephony.md.
    */
   readonly twilio?: TwilioOptions;
+  /**
+   * Wire dialects of existing frontends, each a thin translation onto the same sessions:
+   * `conversationDialect()` (`/transcription`), `ambientDialect()` (`/ws/transcribe`, with its
+   * REST paths), `sttStreamDialect()` (`/stt-stream`), `voiceAgentDialect()` (`/ws/:clientId`).
+   * Checked in order: list `ambientDialect` before `voiceAgentDialect`, whose `/ws/:clientId`
+   * would otherwise take `/ws/transcribe`. See docs/dialects/.
+   */
+  readonly dialects?: readonly Dialect[];
+  /**
+   * Answers final utterances (the voice-agent reply loop): `createOfflineResponder()` or
+   * `createOpenAIResponder()`. Used by `voiceAgentDialect` and, when set, by phone calls
+   * (the reply is played into the call).
+   */
+  readonly responder?: Responder;
   /** This server process's name in a cluster and in the admin's answers. Defaults to `<hostname>-<pid>`. */
   readonly nodeId?: string;
   /** Where the server logs (pino-compatible). Silent by default. */
@@ -315,13 +331,16 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     return { id: claims.sessionId, preCreated: true, metadata: record.metadata };
   }
 
-  function newSession(own: Pick<SessionDeps, 'id' | 'peer' | 'preCreated' | 'metadata'>): Session {
+  function newSession(
+    own: Pick<SessionDeps, 'id' | 'peer' | 'preCreated' | 'metadata'>,
+    ownLimits: Partial<SessionLimitOptions> = {},
+  ): Session {
     return new Session({
       ...own,
       writer,
       events,
       tokens,
-      limits,
+      limits: { ...limits, ...ownLimits },
       logger,
       commands: options.commands,
       audio: options.audio ?? {},
@@ -359,14 +378,51 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       })
     : undefined;
 
+  const dialects = (options.dialects ?? []).map((dialect) =>
+    dialect.mount({
+      logger,
+      responder: options.responder,
+      openSession({ id, peer, metadata, preCreated, limits: ownLimits }) {
+        const session = newSession(
+          {
+            id: id ?? randomUUID(),
+            peer,
+            preCreated: preCreated ?? false,
+            metadata: { ...metadata, dialect: dialect.name },
+          },
+          ownLimits,
+        );
+        registry.add(session);
+        logger.info({ sessionId: session.id, dialect: dialect.name }, 'session connected');
+        return session;
+      },
+      sessions: () => registry.list(),
+      async claimSessionId(id) {
+        if (registry.get(id)) return 'taken';
+        const record = await store.getSession(id);
+        if (!record) return 'free';
+        return record.status === 'created' ? { minted: record.metadata } : 'taken';
+      },
+      adminAllowed: (req) => isAdminRequest(options.adminAuth, req),
+    }),
+  );
+
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (handleObserverUpgrade(rest, wss, req, socket, head)) return true;
-    if (closing && (url.pathname === listenPath || twilio?.ownsPath(url.pathname))) {
+    const dialect = dialects.find((d) => d.ownsPath(url.pathname));
+    if (
+      closing &&
+      (url.pathname === listenPath || twilio?.ownsPath(url.pathname) || dialect !== undefined)
+    ) {
       refuseUpgrade(socket, new EarshotError('capacity', 'server is shutting down'));
       return true;
     }
     if (twilio?.handleUpgrade(wss, req, socket, head)) return true;
+    if (dialect) {
+      dialect.handleUpgrade(wss, req, socket, head);
+      return true;
+    }
     if (url.pathname !== listenPath) return false;
     admit(req, url).then(
       (admission) => {
@@ -405,8 +461,13 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     return true;
   }
 
-  const handleRequest = async (req: IncomingMessage, res: ServerResponse) =>
-    (await twilio?.handleRequest(req, res)) || handleRestRequest(rest, req, res);
+  const handleRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    if (await twilio?.handleRequest(req, res)) return true;
+    for (const dialect of dialects) {
+      if (await dialect.handleRequest?.(req, res)) return true;
+    }
+    return handleRestRequest(rest, req, res);
+  };
 
   return {
     handleUpgrade,

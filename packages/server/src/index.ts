@@ -21,6 +21,7 @@ export {
   type PrometheusMetricsOptions,
   SESSION_SPAN_NAME,
 } from './observability/index.js';
+export * from './replies/index.js';
 export type { AdminAuth } from './rest/admin-auth.js';
 export { type Json, restOpenApiDocument } from './rest/rest-openapi.js';
 export { type ServerEventMap, ServerEvents } from './server-events.js';
@@ -61,6 +62,7 @@ export {
   type WriteOutcome,
 } from './stores/store-writer.js';
 export type { SessionTokens, TokenClaims, TokenPurpose } from './tokens/session-tokens.js';
+export * from './transports/dialects/index.js';
 export type { PlayAudio } from './transports/twilio/phone-audio.js';
 export type { TwilioCall, TwilioCallStats } from './transports/twilio/twilio-call.js';
 export type { TwilioCalls, TwilioOptions } from './transports/twilio/twilio-endpoint.js';

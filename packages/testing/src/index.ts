@@ -1,5 +1,6 @@
 export { CONTRACT_SCRIPT, contractAudioChunk } from './contract/contract-script.js';
 export * from './emulators/index.js';
+export { JsonSocket, type OfType, openJsonSocket, type TypedMessage } from './json-socket.js';
 export {
   closedPort,
   countResources,

@@ -1,4 +1,10 @@
 export { assertAcceptedFormat } from './accepted-format.js';
+export {
+  type OpenAIErrorClasses,
+  type OpenAIRequestFailureOptions,
+  type OpenAIRequestPhase,
+  openAIRequestFailure,
+} from './openai-request-failure.js';
 export { loadOptionalSdk } from './optional-sdk.js';
 export {
   failureKindForHttpStatus,

@@ -2,6 +2,7 @@ import { type ClientMessage, parseClientMessage } from '@earshot/protocol';
 import type { WebSocket } from 'ws';
 import type { Session } from '../session/session.js';
 import type { SessionPeer } from '../session/session-peer.js';
+import { frameBytes } from './frame-bytes.js';
 
 /** A {@link SessionPeer} that writes protocol v1 messages as JSON text frames. */
 export function canonicalPeer(socket: WebSocket): SessionPeer {
@@ -28,7 +29,7 @@ export function bindCanonicalTransport(
   peer: SessionPeer,
 ): void {
   socket.on('message', (data, isBinary) => {
-    const bytes = toBytes(data);
+    const bytes = frameBytes(data);
     if (isBinary) {
       session.audio(bytes);
       return;
@@ -62,12 +63,4 @@ function dispatch(session: Session, message: ClientMessage): void {
       session.sendInfo();
       return;
   }
-}
-
-// `ws` hands over a Buffer, or an array of fragments / an ArrayBuffer depending on its
-// binaryType; the server keeps the default (Buffer) so this is a no-copy cast in practice.
-function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }

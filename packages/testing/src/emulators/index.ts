@@ -8,6 +8,7 @@ export {
 export { type AudioFault, AudioFaultClock, type EmulatorFaults, takeRefusal } from './faults.js';
 export * from './google-emulator.js';
 export * from './openai-batch-emulator.js';
+export * from './openai-chat-emulator.js';
 export * from './openai-emulator.js';
 export { loopbackCertificate, type TlsCredentials } from './tls.js';
 export {

@@ -1,9 +1,4 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { readWavHeader } from '@earshot/protocol';
 import {
@@ -12,7 +7,15 @@ import {
   type EmulatorConnection,
   type EmulatorOptions,
 } from './emulator.js';
-import { AudioFaultClock, type EmulatorFaults, takeRefusal } from './faults.js';
+import { AudioFaultClock, type EmulatorFaults } from './faults.js';
+import {
+  answerOpenAI,
+  authorizeOpenAI,
+  bearerKey,
+  invalidRequest,
+  OpenAIHttpFailure,
+  statusFailure,
+} from './openai-http.js';
 import {
   bytesPerSecond,
   type EmulatorAudioFormat,
@@ -43,14 +46,6 @@ export interface OpenAIBatchEmulator extends Emulator {
   readonly audioSeconds: number;
 }
 
-/** OpenAI's error body: `{ error: { message, type, param, code } }`. */
-interface OpenAIBatchErrorBody {
-  readonly message: string;
-  readonly type: string;
-  readonly param: string | null;
-  readonly code: string | null;
-}
-
 const FILE_FORMATS =
   "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']";
 // What verbose_json says for the languages a test is likely to send; others pass through.
@@ -74,23 +69,6 @@ const KNOWN_MODELS: Readonly<Record<string, string>> = {
   'gpt-4o-mini-transcribe': 'system',
   'gpt-4o-transcribe-diarize': 'system',
 };
-
-/** A request that ended in an HTTP answer rather than a transcription. */
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: OpenAIBatchErrorBody,
-  ) {
-    super(body.message);
-  }
-}
-
-const invalidRequest = (
-  status: number,
-  message: string,
-  param: string | null = null,
-  code: string | null = null,
-) => new HttpFailure(status, { message, type: 'invalid_request_error', param, code });
 
 /** The fields of a multipart form, the file aside; repeated keys keep every value. */
 function formFields(form: FormData): Record<string, string | string[]> {
@@ -167,15 +145,7 @@ export async function startOpenAIBatchEmulator(
     body: unknown,
     contentType = 'application/json',
   ): void {
-    if (res.headersSent || res.destroyed) return;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const headers: OutgoingHttpHeaders = {
-      'content-type': contentType,
-      'content-length': Buffer.byteLength(text),
-      'openai-processing-ms': '1',
-      'x-request-id': `req_${connections.length}`,
-    };
-    res.writeHead(status, headers).end(text);
+    answerOpenAI(res, status, body, { contentType, requestId: `req_${connections.length}` });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -193,7 +163,7 @@ export async function startOpenAIBatchEmulator(
         }
         answer(res, 200, describeModel(decodeURIComponent(modelPath[1] ?? '')));
       } catch (error) {
-        if (!(error instanceof HttpFailure)) throw error;
+        if (!(error instanceof OpenAIHttpFailure)) throw error;
         answer(res, error.status, { error: error.body });
       }
       return;
@@ -233,38 +203,14 @@ export async function startOpenAIBatchEmulator(
       const { body, contentType } = transcriptionAnswer(request, utterances);
       finish(200, body, contentType);
     } catch (error) {
-      if (!(error instanceof HttpFailure)) throw error;
+      if (!(error instanceof OpenAIHttpFailure)) throw error;
       req.resume();
       finish(error.status, { error: error.body });
     }
   }
 
   function authorize(req: IncomingMessage): void {
-    const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ') || header.length === 'Bearer '.length) {
-      throw invalidRequest(
-        401,
-        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-      );
-    }
-    const key = bearerKey(req);
-    if (faults.rejectAuth || (key !== apiKey && key !== options.restrictedApiKey)) {
-      const shown = key.length > 8 ? `${key.slice(0, 3)}*****${key.slice(-4)}` : key;
-      throw invalidRequest(
-        401,
-        `Incorrect API key provided: ${shown}. You can find your API key at https://platform.openai.com/account/api-keys.`,
-        null,
-        'invalid_api_key',
-      );
-    }
-    if (takeRefusal(faults)) {
-      throw new HttpFailure(503, {
-        message: 'The server is overloaded or not ready yet.',
-        type: 'server_error',
-        param: null,
-        code: null,
-      });
-    }
+    authorizeOpenAI(req, [apiKey, options.restrictedApiKey], faults);
   }
 
   /** Applies the audio-driven fault due now; returns whether the request was taken over. */
@@ -289,11 +235,8 @@ export async function startOpenAIBatchEmulator(
     }
     if (due === 'close' && faults.closeAfterAudioSeconds) {
       const { code, reason } = faults.closeAfterAudioSeconds;
-      const type =
-        code >= 500 ? 'server_error' : code === 429 ? 'requests' : 'invalid_request_error';
-      const vendorCode = code === 429 ? 'rate_limit_exceeded' : null;
       connection.closed = { code, reason };
-      answer(res, code, { error: { message: reason, type, param: null, code: vendorCode } });
+      answer(res, code, { error: statusFailure(code, reason).body });
       return true;
     }
     if (due === 'stall') {
@@ -360,9 +303,6 @@ export async function startOpenAIBatchEmulator(
     },
   };
 }
-
-const bearerKey = (req: IncomingMessage) =>
-  (req.headers.authorization ?? '').slice('Bearer '.length);
 
 /** `GET /v1/models/{model}`'s answer, or its 404 for a model the API does not have. */
 function describeModel(model: string): unknown {

@@ -1,0 +1,142 @@
+import {
+  type AudioFormat,
+  CloseCode,
+  EarshotError,
+  type Logger,
+  type ServerMessageInput,
+  type StartMessageInput,
+  StartMessageSchema,
+} from '@earshot/protocol';
+import type { WebSocket } from 'ws';
+import type { Session } from '../../session/session.js';
+import type { SessionPeer } from '../../session/session-peer.js';
+import { frameBytes } from '../frame-bytes.js';
+
+/** Recognition options a dialect's sessions start with (its frontend does not send them). */
+export type DialectStreamOptions = Omit<
+  StartMessageInput,
+  'type' | 'audio' | 'metadata' | 'resume'
+>;
+
+/**
+ * A dialect's translation of one session message onto its wire: a JSON value to send, several,
+ * or `undefined` for a message the dialect has no counterpart for.
+ */
+export type DialectTranslation = (message: ServerMessageInput) => unknown;
+
+/** What a dialect does with its connection's frames. */
+export interface DialectFrameHandlers {
+  /** A text frame that parsed as JSON. */
+  json(value: unknown): void;
+  /** A binary frame. */
+  binary(bytes: Buffer): void;
+  /** A text frame that is not JSON (`invalid_json`). */
+  invalid(error: EarshotError): void;
+  /** The connection closed or failed. Called once. */
+  gone(): void;
+}
+
+// A text frame bigger than this is not a control message; it is refused without parsing.
+const MAX_TEXT_FRAME_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One frontend connection of a dialect: JSON out, frames in, and the session's view of it.
+ * Every dialect is built on it, so sending, closing and frame decoding are written once.
+ */
+export class DialectSocket {
+  /** The session's view of this connection: messages go through the dialect's translation. */
+  readonly peer: SessionPeer;
+
+  constructor(
+    readonly socket: WebSocket,
+    translate: DialectTranslation,
+  ) {
+    this.peer = {
+      // A dialect's frontend cannot resume: when it leaves, the session ends keeping its words.
+      resumable: false,
+      send: (message) => {
+        const out = translate(message);
+        if (out === undefined) return;
+        for (const value of Array.isArray(out) ? out : [out]) this.send(value);
+      },
+      close: (code, reason) => this.close(code, reason),
+    };
+  }
+
+  /** Whether the connection is still open. */
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** Sends one JSON text frame, if the connection is open. */
+  send(value: unknown): void {
+    if (this.open) this.socket.send(JSON.stringify(value));
+  }
+
+  /** Closes the connection (a no-op once closed). */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    const { readyState } = this.socket;
+    if (readyState === this.socket.OPEN || readyState === this.socket.CONNECTING) {
+      this.socket.close(code, reason.slice(0, 120));
+    }
+  }
+
+  /** Routes the connection's frames to `handlers`. */
+  listen(handlers: DialectFrameHandlers): void {
+    let gone = false;
+    const leave = () => {
+      if (gone) return;
+      gone = true;
+      handlers.gone();
+    };
+    this.socket.on('message', (data, isBinary) => {
+      const bytes = frameBytes(data);
+      if (isBinary) {
+        handlers.binary(bytes);
+        return;
+      }
+      if (bytes.byteLength > MAX_TEXT_FRAME_BYTES) {
+        handlers.invalid(new EarshotError('frame_too_large', 'text frame too large'));
+        return;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        handlers.invalid(new EarshotError('invalid_json', 'a text frame was not valid JSON'));
+        return;
+      }
+      handlers.json(value);
+    });
+    this.socket.on('close', leave);
+    this.socket.on('error', leave);
+  }
+}
+
+/**
+ * Starts `session` for audio of `audio`, with the dialect's recognition options. Resolves
+ * whether the options were valid (when not, the session ends with an internal error: the app
+ * configured the dialect wrongly, not the frontend).
+ */
+export function startDialectSession(
+  session: Session,
+  audio: AudioFormat,
+  stream: DialectStreamOptions | undefined,
+  logger: Logger,
+): boolean {
+  const message = StartMessageSchema.safeParse({ type: 'start', ...stream, audio });
+  if (!message.success) {
+    logger.error({ err: message.error }, 'dialect: the `stream` options are invalid');
+    void session.end('error', CloseCode.InternalError);
+    return false;
+  }
+  void session.start(message.data);
+  return true;
+}
+
+/** A JSON value as a plain object, or `undefined` when it is not one. */
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}

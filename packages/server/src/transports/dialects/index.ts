@@ -1,0 +1,14 @@
+export {
+  type AmbientDialectOptions,
+  ambientDialect,
+  ambientOptionsFromEnv,
+} from './ambient-dialect.js';
+export type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
+export { DialectSocket, type DialectStreamOptions } from './dialect-socket.js';
+export { sniffAudioFormat } from './sniff-audio.js';
+export { type SttStreamDialectOptions, sttStreamDialect } from './stt-stream-dialect.js';
+export {
+  type CollectedUtterance,
+  UtteranceCollector,
+  type UtteranceCollectorOptions,
+} from './utterance-collector.js';

@@ -1,0 +1,222 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type AudioFormat, AudioFormatSchema, type ServerMessageInput } from '@earshot/protocol';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Session } from '../../session/session.js';
+import type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
+import {
+  asRecord,
+  DialectSocket,
+  type DialectStreamOptions,
+  startDialectSession,
+} from './dialect-socket.js';
+import { sniffAudioFormat } from './sniff-audio.js';
+import { UtteranceCollector } from './utterance-collector.js';
+
+/** Options of {@link sttStreamDialect}. */
+export interface SttStreamDialectOptions {
+  /** The WebSocket path. Default `/stt-stream`. */
+  readonly path?: string;
+  /** Recognition options of every session (language, provider, keywords…). */
+  readonly stream?: DialectStreamOptions;
+  /**
+   * The format of binary audio that arrives before any `configure` and says nothing about
+   * itself (WebM, Ogg and WAV are recognised by their first bytes). Default PCM16 16 kHz mono,
+   * the seed's `linear16` example.
+   */
+  readonly defaultAudio?: AudioFormat;
+  /** How long after a final, with no speech since, the utterance is sent. Default 1500 ms. */
+  readonly utteranceQuietMs?: number;
+}
+
+const LINEAR16_16K: AudioFormat = { encoding: 'pcm16', sampleRate: 16000, channels: 1 };
+
+/**
+ * Seed 003's dialect (an Electron/React app's `/stt-stream`, written for a Deepgram relay):
+ * `{"action":"configure","audio_format":{encoding, sample_rate, channels}}`, binary audio
+ * (`linear16`, or what `MediaRecorder` records), `{"action":"stop"}`; back come
+ * `{"type":"interim_transcript","transcript"}`, `{"type":"final_transcript","transcript"}`
+ * with every final of an utterance joined (sent when the speaker pauses, and at `stop`), and
+ * `{"type":"error","message"}`. After `stop` the last utterance is sent and the server closes.
+ */
+export function sttStreamDialect(options: SttStreamDialectOptions = {}): Dialect {
+  const path = options.path ?? '/stt-stream';
+  return {
+    name: 'stt-stream',
+    mount(host: DialectHost): DialectEndpoint {
+      return {
+        ownsPath: (pathname) => pathname === path,
+        handleUpgrade(
+          wss: WebSocketServer,
+          req: IncomingMessage,
+          socket: Duplex,
+          head: Buffer,
+        ): void {
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            new SttStreamConnection(ws, host, options);
+          });
+        },
+      };
+    },
+  };
+}
+
+/** One `/stt-stream` connection. */
+class SttStreamConnection {
+  private readonly wire: DialectSocket;
+  private readonly session: Session;
+  private readonly utterances: UtteranceCollector;
+  private configured: AudioFormat | undefined;
+  private started = false;
+
+  constructor(
+    ws: WebSocket,
+    private readonly host: DialectHost,
+    private readonly options: SttStreamDialectOptions,
+  ) {
+    this.utterances = new UtteranceCollector(
+      (utterance) => {
+        if (utterance.text)
+          this.wire.send({ type: 'final_transcript', transcript: utterance.text });
+      },
+      { quietMs: options.utteranceQuietMs },
+    );
+    this.wire = new DialectSocket(ws, (message) => this.translate(message));
+    this.session = host.openSession({ peer: this.wire.peer, metadata: {} });
+    this.wire.listen({
+      json: (value) => this.control(value),
+      binary: (bytes) => this.audio(bytes),
+      invalid: (error) => this.error(error.message),
+      gone: () => {
+        this.utterances.dispose();
+        this.session.peerGone(this.wire.peer);
+      },
+    });
+  }
+
+  private translate(message: ServerMessageInput): unknown {
+    this.utterances.observe(message);
+    switch (message.type) {
+      case 'transcript':
+        return !message.isFinal && message.text.trim() !== ''
+          ? { type: 'interim_transcript', transcript: message.text }
+          : undefined;
+      case 'error':
+        return { type: 'error', message: message.message, code: message.code };
+      case 'closed':
+        // The last utterance goes out before the connection closes.
+        this.utterances.flush();
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private control(value: unknown): void {
+    const message = asRecord(value);
+    const action = message?.action ?? message?.type;
+    switch (action) {
+      case 'configure':
+      case 'start':
+        this.configure(message?.audio_format ?? message?.audioFormat ?? message?.config);
+        return;
+      case 'stop':
+      case 'close':
+      case 'end':
+        // Nothing was said: there is nothing to flush, only the connection to close.
+        if (!this.started) this.wire.close();
+        else void this.session.stop();
+        return;
+      default:
+        this.error(
+          action === undefined
+            ? 'expected {"action": "configure" | "stop"}'
+            : `unknown action "${String(action)}"`,
+        );
+    }
+  }
+
+  private configure(raw: unknown): void {
+    if (this.started) {
+      this.error('already configured: the audio format is fixed once audio has started');
+      return;
+    }
+    const format = parseAudioFormat(raw);
+    if (typeof format === 'string') {
+      this.error(format);
+      return;
+    }
+    this.configured = format;
+  }
+
+  private audio(bytes: Buffer): void {
+    if (!this.started) {
+      // A container says what it is, whatever `configure` said (MediaRecorder picks its own).
+      this.startWith(sniffAudioFormat(bytes) ?? this.configured ?? this.defaultAudio());
+    }
+    this.session.audio(bytes);
+  }
+
+  private startWith(format: AudioFormat): void {
+    this.started = true;
+    startDialectSession(
+      this.session,
+      format,
+      { interimResults: true, ...this.options.stream },
+      this.host.logger,
+    );
+  }
+
+  private defaultAudio(): AudioFormat {
+    return this.options.defaultAudio ?? LINEAR16_16K;
+  }
+
+  private error(message: string): void {
+    this.wire.send({ type: 'error', message });
+  }
+}
+
+// Deepgram's encoding names (the seed's frontend was written against them), MIME types as
+// `MediaRecorder` reports them, and Earshot's own.
+const ENCODINGS: Readonly<Record<string, AudioFormat['encoding']>> = {
+  linear16: 'pcm16',
+  pcm16: 'pcm16',
+  pcm_s16le: 'pcm16',
+  mulaw: 'mulaw',
+  'mu-law': 'mulaw',
+  alaw: 'alaw',
+  'a-law': 'alaw',
+  opus: 'webm-opus',
+  webm: 'webm-opus',
+  'webm-opus': 'webm-opus',
+  'audio/webm': 'webm-opus',
+  'audio/webm;codecs=opus': 'webm-opus',
+  ogg: 'ogg-opus',
+  'ogg-opus': 'ogg-opus',
+  'audio/ogg': 'ogg-opus',
+  'audio/ogg;codecs=opus': 'ogg-opus',
+  wav: 'wav',
+  'audio/wav': 'wav',
+};
+
+/** Reads `audio_format` (`{encoding, sample_rate, channels}`); a string says what is wrong. */
+export function parseAudioFormat(raw: unknown): AudioFormat | string {
+  const given = asRecord(raw);
+  if (!given) return 'configure needs "audio_format": {"encoding", "sample_rate", "channels"}';
+  const name = String(given.encoding ?? given.mimeType ?? 'linear16')
+    .toLowerCase()
+    .replace(/\s+/g, '');
+  const encoding = ENCODINGS[name];
+  if (!encoding) return `unsupported encoding "${name}"`;
+  const opus = encoding === 'webm-opus' || encoding === 'ogg-opus';
+  const candidate = {
+    encoding,
+    sampleRate: Number(given.sample_rate ?? given.sampleRate ?? (opus ? 48000 : 16000)),
+    channels: Number(given.channels ?? 1),
+  };
+  const parsed = AudioFormatSchema.safeParse(candidate);
+  if (!parsed.success) {
+    return `unsupported audio_format: sample_rate ${candidate.sampleRate}, channels ${candidate.channels}`;
+  }
+  return parsed.data;
+}
