@@ -7,7 +7,18 @@ import { clinicalCommands, createCommandDetector, extendCommandSet } from '@ears
 import type { Logger } from '@earshot/protocol';
 import type { SttProvider } from '@earshot/providers';
 import { createLocalProvider } from '@earshot/providers/local';
-import { createEarshotServer, createStoreFromUrl, type EarshotServer } from '@earshot/server';
+import {
+  type AmbientDialectOptions,
+  ambientDialect,
+  conversationDialect,
+  createEarshotServer,
+  createOfflineResponder,
+  createStoreFromUrl,
+  type EarshotServer,
+  type Responder,
+  sttStreamDialect,
+  voiceAgentDialect,
+} from '@earshot/server';
 import { build } from 'esbuild';
 
 /** Options of the demo server; `main.ts` fills them from the environment. */
@@ -32,6 +43,13 @@ export interface DemoOptions {
   readonly publicUrl?: string;
   /** How many local-engine streams may run at once. */
   readonly maxConcurrentStreams?: number;
+  /**
+   * Seed 001's settings for its dialect (`/ws/transcribe`), as `main.ts` reads them from the
+   * `WEBSOCKET_*` environment variables.
+   */
+  readonly ambient?: AmbientDialectOptions;
+  /** What answers the voice-agent dialect's utterances. Default: offline rules spoken by espeak-ng. */
+  readonly responder?: Responder;
   /** The provider to use instead of the embedded local engine (see provider-from-env.ts). */
   readonly provider?: SttProvider;
   readonly logger?: Logger;
@@ -94,8 +112,18 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     logger: options.logger,
     tokenSecret: options.tokenSecret,
     cluster: options.redisUrl ? { redisUrl: options.redisUrl } : undefined,
-    twilio: { authToken: options.twilioAuthToken, publicUrl: options.publicUrl },
+    // Callers are answered too: the responder's speech is played into the call.
+    twilio: { authToken: options.twilioAuthToken, publicUrl: options.publicUrl, reply: true },
     commands: { detector: demoCommands, onCommand: (match) => ({ ok: true, ...match.slots }) },
+    // The seeds' own frontends, unchanged (docs/dialects/).
+    // ambient before voice-agent: `/ws/transcribe` is ambient's, any other `/ws/{id}` an agent's.
+    dialects: [
+      conversationDialect(),
+      ambientDialect(options.ambient),
+      sttStreamDialect(),
+      voiceAgentDialect(),
+    ],
+    responder: options.responder ?? createOfflineResponder(),
   });
   const page = await readFile(pageUrl);
   const script = await bundlePageScript();

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ambientOptionsFromEnv } from '@earshot/server';
 import { startDemo } from './demo-server.js';
 import { providerFromEnv } from './provider-from-env.js';
 
@@ -23,6 +24,8 @@ const log = (level: string) => (obj: Record<string, unknown>, msg?: string) =>
 const logger = { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') };
 
 const provider = await providerFromEnv();
+// Seed 001's configuration names, for its frontends' dialect (`/ws/transcribe`).
+const ambient = ambientOptionsFromEnv(process.env);
 const demo = await startDemo({
   port,
   host,
@@ -33,6 +36,7 @@ const demo = await startDemo({
   publicUrl: process.env.PUBLIC_URL || undefined,
   maxConcurrentStreams,
   provider,
+  ambient,
   logger,
 });
 // The store URL without its password, if it has one.

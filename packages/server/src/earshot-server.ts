@@ -368,6 +368,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const twilio = options.twilio
     ? new TwilioEndpoint(options.twilio, {
         logger,
+        responder: options.responder,
         openSession(callSid, peer, metadata) {
           if (registry.get(callSid)) return undefined;
           const session = newSession({ id: callSid, peer, preCreated: false, metadata });
@@ -378,11 +379,14 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       })
     : undefined;
 
+  // Session ids claimed by a dialect's upgrade and not yet opened, until when.
+  const claims = new Map<string, number>();
   const dialects = (options.dialects ?? []).map((dialect) =>
     dialect.mount({
       logger,
       responder: options.responder,
       openSession({ id, peer, metadata, preCreated, limits: ownLimits }) {
+        if (id !== undefined) claims.delete(id);
         const session = newSession(
           {
             id: id ?? randomUUID(),
@@ -398,10 +402,23 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       },
       sessions: () => registry.list(),
       async claimSessionId(id) {
-        if (registry.get(id)) return 'taken';
-        const record = await store.getSession(id);
+        const now = Date.now();
+        for (const [claimed, until] of claims) if (until <= now) claims.delete(claimed);
+        if (registry.get(id) || claims.has(id)) return 'taken';
+        // Held from here until its session opens: a second connection for the same id,
+        // arriving while the store is asked, must not open a second session under it.
+        claims.set(id, now + CLAIM_HOLD_MS);
+        let record: Awaited<ReturnType<Store['getSession']>>;
+        try {
+          record = await store.getSession(id);
+        } catch (error) {
+          claims.delete(id);
+          throw error;
+        }
         if (!record) return 'free';
-        return record.status === 'created' ? { minted: record.metadata } : 'taken';
+        if (record.status === 'created') return { minted: record.metadata };
+        claims.delete(id);
+        return 'taken';
       },
       adminAllowed: (req) => isAdminRequest(options.adminAuth, req),
     }),
@@ -525,6 +542,10 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     },
   };
 }
+
+// How long a dialect's claim on a session id holds without its session opening (an upgrade
+// completes in milliseconds; this only frees ids of upgrades that were abandoned).
+const CLAIM_HOLD_MS = 10_000;
 
 // How long close() waits for end hooks, and then for writes held during a store outage.
 const SHUTDOWN_WAIT_MS = 10_000;

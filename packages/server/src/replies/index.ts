@@ -9,4 +9,5 @@ export {
   type OpenAIResponderOptions,
 } from './openai-responder.js';
 export { replyAborted } from './reply-deadline.js';
+export { ReplyLoop, type ReplyLoopOptions, type ReplyOutcome } from './reply-loop.js';
 export type { Reply, ReplyAudio, ReplyRequest, ReplyTurn, Responder } from './responder.js';

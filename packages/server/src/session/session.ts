@@ -99,6 +99,8 @@ export class Session {
   private ackedBytes = 0;
   private pendingAudio: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** A `finalize` that came while the provider was opening, for after the audio before it. */
+  private finalizePending = false;
   private finalSegments = 0;
   private meta: Metadata;
   // Every message that depends on an earlier one (a final after its store write, `closed`
@@ -252,6 +254,10 @@ export class Session {
     this.pendingAudio = [];
     this.pendingBytes = 0;
     for (const chunk of pending) this.forward(chunk);
+    if (this.finalizePending) {
+      this.finalizePending = false;
+      this.stream?.finalize();
+    }
   }
 
   /**
@@ -486,7 +492,9 @@ export class Session {
       this.sendError(new EarshotError('not_started', 'finalize before start'));
       return;
     }
-    this.stream?.finalize();
+    // While the provider opens, audio waits; so does the finalize that comes after it.
+    if (this.phase === 'starting') this.finalizePending = true;
+    else this.stream?.finalize();
   }
 
   /** Handles `stop`: every remaining final is stored and sent, then `closed`, then close 1000. */

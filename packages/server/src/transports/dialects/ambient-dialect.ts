@@ -7,9 +7,10 @@ import type { Session } from '../../session/session.js';
 import type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
 import {
   asRecord,
+  DIALECT_ID,
   DialectSocket,
   type DialectStreamOptions,
-  startDialectSession,
+  startTransportSession,
 } from './dialect-socket.js';
 
 /** Options of {@link ambientDialect}; each has the seed's environment variable beside it. */
@@ -76,9 +77,6 @@ export function ambientOptionsFromEnv(
   };
 }
 
-// A custom session id: what the seed's examples use (`my-session-123`), nothing that needs escaping.
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
 /**
  * Seed 001's dialect (AmbientAI's FastAPI relay): `/ws/transcribe` (a new session id) and
  * `/ws/transcribe/{session_id}`; binary PCM16 (16 kHz mono unless configured); `ping`,
@@ -103,7 +101,7 @@ export function ambientDialect(options: AmbientDialectOptions = {}): Dialect {
             url.pathname === path
               ? undefined
               : decodeURIComponent(url.pathname.slice(path.length + 1));
-          if (custom !== undefined && !SESSION_ID.test(custom)) {
+          if (custom !== undefined && !DIALECT_ID.test(custom)) {
             refuseUpgrade(socket, new EarshotError('invalid_request', 'invalid session id'));
             return;
           }
@@ -243,7 +241,7 @@ class AmbientConnection {
       config: this.config(),
       timestamp: this.connectedAt.toISOString(),
     });
-    startDialectSession(
+    startTransportSession(
       this.session,
       {
         encoding: 'pcm16',

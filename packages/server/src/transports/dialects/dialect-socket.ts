@@ -3,6 +3,7 @@ import {
   CloseCode,
   EarshotError,
   type Logger,
+  type Metadata,
   type ServerMessageInput,
   type StartMessageInput,
   StartMessageSchema,
@@ -35,6 +36,12 @@ export interface DialectFrameHandlers {
   /** The connection closed or failed. Called once. */
   gone(): void;
 }
+
+/**
+ * What an id a frontend puts in a path or query (a session, conversation or client id) may be:
+ * what the seeds' apps generate, nothing that needs escaping, at most 128 characters.
+ */
+export const DIALECT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 // A text frame bigger than this is not a control message; it is refused without parsing.
 const MAX_TEXT_FRAME_BYTES = 16 * 1024 * 1024;
@@ -114,19 +121,26 @@ export class DialectSocket {
 }
 
 /**
- * Starts `session` for audio of `audio`, with the dialect's recognition options. Resolves
- * whether the options were valid (when not, the session ends with an internal error: the app
- * configured the dialect wrongly, not the frontend).
+ * Starts `session` for audio of `audio`, with the recognition options the app gave the
+ * transport (a dialect's or Twilio's `stream`), for frontends that send no `start` of their
+ * own. Resolves whether the options were valid (when not, the session ends with an internal
+ * error: the app configured the transport wrongly, not the frontend).
  */
-export function startDialectSession(
+export function startTransportSession(
   session: Session,
   audio: AudioFormat,
   stream: DialectStreamOptions | undefined,
   logger: Logger,
+  metadata?: Metadata,
 ): boolean {
-  const message = StartMessageSchema.safeParse({ type: 'start', ...stream, audio });
+  const message = StartMessageSchema.safeParse({
+    type: 'start',
+    ...stream,
+    audio,
+    ...(metadata ? { metadata } : {}),
+  });
   if (!message.success) {
-    logger.error({ err: message.error }, 'dialect: the `stream` options are invalid');
+    logger.error({ err: message.error }, "the transport's `stream` options are invalid");
     void session.end('error', CloseCode.InternalError);
     return false;
   }

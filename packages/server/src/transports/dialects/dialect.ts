@@ -57,7 +57,9 @@ export interface DialectHost {
   sessions(): Session[];
   /**
    * Whether `id` may name a new session: no live session has it and none is stored with it,
-   * except one minted over REST and not yet connected (`minted`, with its metadata).
+   * except one minted over REST and not yet connected (`minted`, with its metadata). A `free`
+   * or `minted` answer holds the id for this caller until {@link DialectHost.openSession}
+   * opens it (or a few seconds pass): a second claim meanwhile is `taken`.
    */
   claimSessionId(id: string): Promise<'free' | 'taken' | { minted: Metadata }>;
   /** Whether `req` may use admin routes (the server's `adminAuth`); dialect REST routes that end or broadcast ask it. */

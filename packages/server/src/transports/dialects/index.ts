@@ -3,6 +3,8 @@ export {
   ambientDialect,
   ambientOptionsFromEnv,
 } from './ambient-dialect.js';
+export type { ConversationResolver } from './conversation-admission.js';
+export { type ConversationDialectOptions, conversationDialect } from './conversation-dialect.js';
 export type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
 export { DialectSocket, type DialectStreamOptions } from './dialect-socket.js';
 export { sniffAudioFormat } from './sniff-audio.js';
@@ -12,3 +14,4 @@ export {
   UtteranceCollector,
   type UtteranceCollectorOptions,
 } from './utterance-collector.js';
+export { type VoiceAgentDialectOptions, voiceAgentDialect } from './voice-agent-dialect.js';

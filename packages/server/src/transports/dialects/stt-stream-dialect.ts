@@ -1,6 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type AudioFormat, AudioFormatSchema, type ServerMessageInput } from '@earshot/protocol';
+import {
+  type AudioFormat,
+  AudioFormatSchema,
+  PCM16_16K_MONO,
+  type ServerMessageInput,
+} from '@earshot/protocol';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Session } from '../../session/session.js';
 import type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
@@ -8,7 +13,7 @@ import {
   asRecord,
   DialectSocket,
   type DialectStreamOptions,
-  startDialectSession,
+  startTransportSession,
 } from './dialect-socket.js';
 import { sniffAudioFormat } from './sniff-audio.js';
 import { UtteranceCollector } from './utterance-collector.js';
@@ -28,8 +33,6 @@ export interface SttStreamDialectOptions {
   /** How long after a final, with no speech since, the utterance is sent. Default 1500 ms. */
   readonly utteranceQuietMs?: number;
 }
-
-const LINEAR16_16K: AudioFormat = { encoding: 'pcm16', sampleRate: 16000, channels: 1 };
 
 /**
  * Seed 003's dialect (an Electron/React app's `/stt-stream`, written for a Deepgram relay):
@@ -159,7 +162,7 @@ class SttStreamConnection {
 
   private startWith(format: AudioFormat): void {
     this.started = true;
-    startDialectSession(
+    startTransportSession(
       this.session,
       format,
       { interimResults: true, ...this.options.stream },
@@ -168,7 +171,7 @@ class SttStreamConnection {
   }
 
   private defaultAudio(): AudioFormat {
-    return this.options.defaultAudio ?? LINEAR16_16K;
+    return this.options.defaultAudio ?? PCM16_16K_MONO;
   }
 
   private error(message: string): void {

@@ -36,6 +36,8 @@ export class UtteranceCollector {
   private finals: { text: string; segmentId: string; start: number; end: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private awaitingCut = false;
+  /** Where the pending cut is, in seconds of session audio: later finals are the next utterance's. */
+  private cutAt = Number.POSITIVE_INFINITY;
   /** Whether the provider has shown speech (interims) it has not given a final for yet. */
   private pending = false;
   private readonly endsOn: 'pause' | 'cut';
@@ -58,18 +60,21 @@ export class UtteranceCollector {
         return;
       }
       this.pending = false;
+      const start = message.start ?? 0;
       if (message.text.trim() !== '') {
         this.finals.push({
           text: message.text.trim(),
           segmentId: message.segmentId,
-          start: message.start ?? 0,
+          start,
           end: message.end ?? 0,
         });
       }
-      if (this.endsOn === 'pause' && this.finals.length > 0) {
-        this.arm(this.options.quietMs ?? 1500);
+      if (this.endsOn === 'pause') {
+        if (this.finals.length > 0) this.arm(this.options.quietMs ?? 1500);
       } else if (this.awaitingCut) {
-        this.arm(this.options.cutSettleMs ?? 400);
+        // A final from after the cut: the provider is past it, so the cut utterance is whole.
+        if (start >= this.cutAt) this.flush();
+        else this.arm(this.options.cutSettleMs ?? 400);
       }
       return;
     }
@@ -80,27 +85,30 @@ export class UtteranceCollector {
   }
 
   /**
-   * The frontend says the user stopped speaking (`cut` mode): the utterance is what the
-   * finals of the audio sent so far say, once they have come (the caller asks the session to
-   * `finalize`).
+   * The frontend says the user stopped speaking (`cut` mode) at `atSeconds` of session audio:
+   * the utterance is what the finals of the audio before it say, once they have come (the
+   * caller asks the session to `finalize`). Finals of later audio wait for the next cut.
    */
-  cut(): void {
+  cut(atSeconds = Number.POSITIVE_INFINITY): void {
     this.awaitingCut = true;
-    // Speech shown in interims and not yet final: its final is on the way. Otherwise (the provider already
-    // closed its last segment at the pause before the cut) only a short settle is needed.
-    this.arm(
-      this.pending ? (this.options.cutDeadlineMs ?? 3000) : (this.options.cutSettleMs ?? 400),
-    );
+    this.cutAt = atSeconds;
+    // The provider already closed its last segment at the pause before the cut: only a short
+    // settle is needed. Otherwise (speech shown in interims and not yet final, or nothing heard
+    // yet, e.g. the provider is still opening) its finals are on the way: wait for them.
+    const settled = !this.pending && this.finals.some((f) => f.start < atSeconds);
+    this.arm(settled ? (this.options.cutSettleMs ?? 400) : (this.options.cutDeadlineMs ?? 3000));
   }
 
   /** Ends the current utterance now (the session is ending). */
   flush(): void {
     this.clearTimer();
     const cut = this.awaitingCut;
+    const cutAt = this.cutAt;
     this.awaitingCut = false;
-    if (this.finals.length === 0 && !cut) return;
-    const finals = this.finals;
-    this.finals = [];
+    this.cutAt = Number.POSITIVE_INFINITY;
+    const finals = this.finals.filter((f) => f.start < cutAt);
+    this.finals = this.finals.filter((f) => f.start >= cutAt);
+    if (finals.length === 0 && !cut) return;
     this.done({
       text: finals.map((f) => f.text).join(' '),
       segments: finals.map((f) => f.segmentId),
@@ -114,6 +122,7 @@ export class UtteranceCollector {
     this.clearTimer();
     this.finals = [];
     this.awaitingCut = false;
+    this.cutAt = Number.POSITIVE_INFINITY;
     this.pending = false;
   }
 

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { EarshotError, isWav, readWavHeader } from '@earshot/protocol';
+import { EarshotError } from '@earshot/protocol';
+import { monoClipAt, wavClip } from '../../audio/clip.js';
 import { encodeMulaw } from '../../audio/g711.js';
-import { downmixStereo, pcm16FromBytes } from '../../audio/pcm16.js';
-import { createResampler } from '../../audio/resampler.js';
+import { pcm16FromBytes } from '../../audio/pcm16.js';
 
 /** Audio to play into a call: anything is converted to the call's μ-law 8 kHz mono. */
 export type PlayAudio =
@@ -26,27 +26,15 @@ export async function toPhoneAudio(audio: PlayAudio, ffmpegPath = 'ffmpeg'): Pro
     const samples = audio.pcm16 instanceof Int16Array ? audio.pcm16 : pcm16FromBytes(audio.pcm16);
     return pcmToMulaw(samples, audio.sampleRate, audio.channels ?? 1);
   }
-  if (isWav(audio)) {
-    const header = readWavHeader(audio);
-    if (header.complete && header.format.encoding === 'pcm16' && header.format.channels <= 2) {
-      const end =
-        header.dataBytes === undefined ? audio.byteLength : header.dataOffset + header.dataBytes;
-      const data = audio.subarray(header.dataOffset, end - ((end - header.dataOffset) % 2));
-      return pcmToMulaw(pcm16FromBytes(data), header.format.sampleRate, header.format.channels);
-    }
+  const wav = wavClip(audio);
+  if (wav?.format.encoding === 'pcm16') {
+    return pcmToMulaw(pcm16FromBytes(wav.data), wav.format.sampleRate, wav.format.channels);
   }
   return ffmpegToMulaw(audio, ffmpegPath);
 }
 
 function pcmToMulaw(samples: Int16Array, sampleRate: number, channels: number): Uint8Array {
-  const mono = channels === 2 ? downmixStereo(samples) : samples;
-  const resampler = createResampler(sampleRate, PHONE_RATE);
-  const body = resampler.process(mono);
-  const tail = resampler.flush();
-  const all = new Int16Array(body.length + tail.length);
-  all.set(body);
-  all.set(tail, body.length);
-  return encodeMulaw(all);
+  return encodeMulaw(monoClipAt(samples, sampleRate, channels, PHONE_RATE));
 }
 
 function ffmpegToMulaw(input: Uint8Array, ffmpegPath: string): Promise<Uint8Array> {

@@ -1,13 +1,10 @@
-import {
-  CloseCode,
-  type Logger,
-  type Metadata,
-  type StartMessageInput,
-  StartMessageSchema,
-} from '@earshot/protocol';
+import { CloseCode, type Logger, type Metadata, type StartMessageInput } from '@earshot/protocol';
 import type { WebSocket } from 'ws';
+import type { Responder } from '../../replies/responder.js';
 import type { Session } from '../../session/session.js';
 import type { SessionPeer } from '../../session/session-peer.js';
+import { startTransportSession } from '../dialects/dialect-socket.js';
+import { CallReplies } from './call-replies.js';
 import { type PlayAudio, toPhoneAudio } from './phone-audio.js';
 import {
   decodeBase64Strict,
@@ -54,6 +51,8 @@ export interface TwilioCallHost {
   openSession(callSid: string, peer: SessionPeer, metadata: Metadata): Session | undefined;
   /** Converts audio to play (FFmpeg for what is not PCM or WAV). */
   readonly ffmpegPath?: string;
+  /** Answers what the caller says, played into the call (a bidirectional stream only). */
+  readonly responder?: Responder;
   /** The call is over (its socket closed). */
   onClosed(call: TwilioCall): void;
 }
@@ -75,6 +74,7 @@ export class TwilioCall {
   private session: Session | undefined;
   private start: TwilioStart['start'] | undefined;
   private player: TwilioPlayer | undefined;
+  private replies: CallReplies | undefined;
   private readonly connectedAt = Date.now();
   private lastSequence = 0;
   private chunks = 0;
@@ -95,6 +95,7 @@ export class TwilioCall {
     this.peer = {
       resumable: false,
       send: (message) => {
+        this.replies?.observe(message);
         // Twilio takes audio, not transcripts (observers and the store have those). The caller
         // speaking over played audio is a barge-in.
         if (
@@ -249,18 +250,21 @@ export class TwilioCall {
       start.streamSid,
       this.host.logger,
     );
-    const message = StartMessageSchema.safeParse({
-      type: 'start',
-      ...this.host.startOptions,
-      audio: { encoding: 'mulaw', sampleRate: 8000, channels: 1 },
-      metadata,
-    });
-    if (!message.success) {
-      this.host.logger.error({ err: message.error }, 'twilio: the `stream` options are invalid');
-      void session.end('error', CloseCode.InternalError);
-      return;
+    if (this.host.responder) {
+      this.replies = new CallReplies(
+        this.host.responder,
+        session,
+        (audio) => this.play(audio),
+        this.host.logger,
+      );
     }
-    void session.start(message.data);
+    startTransportSession(
+      session,
+      { encoding: 'mulaw', sampleRate: 8000, channels: 1 },
+      this.host.startOptions,
+      this.host.logger,
+      metadata,
+    );
   }
 
   private media(sequence: number, audio: Buffer): void {
@@ -299,6 +303,7 @@ export class TwilioCall {
     if (this.gone) return; // 'error' and 'close' may both come
     this.gone = true;
     this.player?.stop();
+    this.replies?.close();
     if (this.session) this.session.peerGone(this.peer);
     this.host.onClosed(this);
     if (!this.stopped) {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EarshotError, type Logger, type Metadata } from '@earshot/protocol';
 import type { WebSocketServer } from 'ws';
+import type { Responder } from '../../replies/responder.js';
 import { refuseUpgrade, sendError } from '../../rest/http-json.js';
 import type { Session } from '../../session/session.js';
 import type { SessionPeer } from '../../session/session-peer.js';
@@ -43,11 +44,19 @@ export interface TwilioOptions {
   };
   /** FFmpeg for converting played audio that is not PCM or WAV. Default `ffmpeg`. */
   readonly ffmpegPath?: string;
+  /**
+   * Answer callers: what a caller says (up to each pause) goes to the server's `responder`, and
+   * its spoken reply is played into the call (a `<Connect><Stream>` call), stopped when the
+   * caller speaks over it. Needs the server's `responder`. Default false.
+   */
+  readonly reply?: boolean;
 }
 
 /** What the Twilio endpoint needs from the server. */
 export interface TwilioEndpointHost {
   readonly logger: Logger;
+  /** The server's responder, for `reply`. */
+  readonly responder?: Responder;
   openSession(callSid: string, peer: SessionPeer, metadata: Metadata): Session | undefined;
 }
 
@@ -122,6 +131,7 @@ export class TwilioEndpoint implements TwilioCalls {
         logger: this.host.logger,
         startOptions: this.options.stream ?? {},
         ffmpegPath: this.options.ffmpegPath,
+        responder: this.options.reply ? this.host.responder : undefined,
         openSession: (callSid, peer, metadata) => this.host.openSession(callSid, peer, metadata),
         onClosed: (closed) => this.calls.delete(closed),
       });
