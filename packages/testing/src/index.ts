@@ -5,6 +5,7 @@ export {
   closedPort,
   countResources,
   leftoverResources,
+  processAlive,
   resourcesAddedSince,
   until,
 } from './leaks.js';

@@ -55,3 +55,14 @@ export async function leftoverResources(
   await until(() => added().length === 0, options.timeoutMs ?? 2000).catch(() => undefined);
   return added();
 }
+
+/** Whether a process with this id still exists (a reaped child does not). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but is not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EarshotError, type Logger, readWavHeader, silentLogger } from '@earshot/protocol';
-import { parseWavPcm16 } from '@earshot/testing';
+import { parseWavPcm16, processAlive } from '@earshot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOfflineResponder } from './offline-responder.js';
 import type { Reply, ReplyRequest } from './responder.js';
@@ -42,17 +42,6 @@ function onSynthesizerStart(onStart: (pid: number) => void): Logger {
       if (typeof obj.pid === 'number') onStart(obj.pid);
     },
   };
-}
-
-/** Whether a process with this id still exists (a reaped child does not). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH');
-    return false;
-  }
 }
 
 describe('createOfflineResponder', () => {
@@ -154,7 +143,7 @@ describe('createOfflineResponder', () => {
     expect((error as Error).cause).toEqual(new Error('caller spoke over the reply'));
     expect(pid).toBeTypeOf('number');
     // Settled only once the child has been reaped: it is gone now, not soon.
-    expect(alive(pid as number)).toBe(false);
+    expect(processAlive(pid as number)).toBe(false);
   });
 
   it('rejects an already aborted request without starting a synthesizer', async () => {
@@ -198,7 +187,7 @@ describe('createOfflineResponder', () => {
         code: 'timeout',
         message: 'espeak-ng took longer than 200 ms',
       });
-      expect(alive(pid as number)).toBe(false);
+      expect(processAlive(pid as number)).toBe(false);
     });
   });
 

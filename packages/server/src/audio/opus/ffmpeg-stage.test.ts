@@ -1,3 +1,4 @@
+import { processAlive } from '@earshot/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   collectingSink,
@@ -26,16 +27,6 @@ async function decode(container: OpusContainer, chunks: Uint8Array[], outputSamp
   for (const chunk of chunks) stage.write(chunk);
   await stage.end();
   return { sink, stage };
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH');
-    return false;
-  }
 }
 
 describe('FfmpegOpusStage', () => {
@@ -72,7 +63,7 @@ describe('FfmpegOpusStage', () => {
   test('end resolves after FFmpeg has exited and been reaped, with everything emitted', async () => {
     const { sink, stage } = await decode('webm', randomChunks(fx.webm, 4));
     expect(sink.samples().length).toBe(fx.webmReference.length);
-    expect(isRunning(stage.pid!)).toBe(false);
+    expect(processAlive(stage.pid!)).toBe(false);
   });
 
   for (const container of ['webm', 'ogg'] as const) {
@@ -90,7 +81,7 @@ describe('FfmpegOpusStage', () => {
       expect(error).toMatchObject({ code: 'internal', fatal: false });
       expect(error.message).toMatch(/restarted/);
       expect(stage.pid).not.toBe(firstPid);
-      expect(isRunning(firstPid)).toBe(false);
+      expect(processAlive(firstPid)).toBe(false);
       const before = sink.bytes;
       for (const chunk of chunks.slice(half)) stage.write(chunk);
       await stage.end();
@@ -110,10 +101,10 @@ describe('FfmpegOpusStage', () => {
     const stage = new FfmpegOpusStage(sink, { container: 'webm' });
     stage.write(fx.webm.subarray(0, 10_000));
     const pid = stage.pid!;
-    expect(isRunning(pid)).toBe(true);
+    expect(processAlive(pid)).toBe(true);
     stage.destroy();
     await stage.closed();
-    expect(isRunning(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     expect(sink.errors).toEqual([]);
   });
 
@@ -126,7 +117,7 @@ describe('FfmpegOpusStage', () => {
     expect(error).toMatchObject({ code: 'invalid_audio', fatal: true });
     expect(error.message).toMatch(/FFmpeg rejected the audio/);
     await stage.closed();
-    expect(isRunning(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     await stage.end();
     expect(sink.errors).toHaveLength(1);
     expect(sink.bytes).toBe(0);
