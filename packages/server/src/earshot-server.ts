@@ -424,6 +424,13 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     }),
   );
 
+  // Dialects whose frontends send bigger frames than the server's limit get their own.
+  const dialectServers = new Map(
+    dialects
+      .filter((d) => (d.maxFrameBytes ?? 0) > limits.maxFrameBytes)
+      .map((d) => [d, new WebSocketServer({ noServer: true, maxPayload: d.maxFrameBytes })]),
+  );
+
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (handleObserverUpgrade(rest, wss, req, socket, head)) return true;
@@ -437,7 +444,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     }
     if (twilio?.handleUpgrade(wss, req, socket, head)) return true;
     if (dialect) {
-      dialect.handleUpgrade(wss, req, socket, head);
+      dialect.handleUpgrade(dialectServers.get(dialect) ?? wss, req, socket, head);
       return true;
     }
     if (url.pathname !== listenPath) return false;
@@ -531,8 +538,10 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       // After the sessions ended, so their ends are counted.
       (await openTelemetry)?.close();
       metrics?.close();
-      for (const client of wss.clients) client.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      for (const server of [wss, ...dialectServers.values()]) {
+        for (const client of server.clients) client.terminate();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
       await settleWithin([...background], SHUTDOWN_WAIT_MS);
       const unsaved = await writer.flush(SHUTDOWN_WAIT_MS);
       if (unsaved > 0)

@@ -31,6 +31,12 @@ export interface Dialect {
 export interface DialectEndpoint {
   /** Whether the upgrade of `pathname` is this dialect's. */
   ownsPath(pathname: string): boolean;
+  /**
+   * The largest frame its frontends legitimately send, when larger than the server's
+   * `limits.maxFrameBytes` (seed 004's whole-utterance WAV in base64): its sockets get their
+   * own WebSocket server with this `maxPayload`.
+   */
+  readonly maxFrameBytes?: number;
   /** Takes an upgrade whose path {@link ownsPath}: accepts it, or refuses it with an HTTP status. */
   handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Answers the dialect's REST routes; resolves `false` for any other request. */

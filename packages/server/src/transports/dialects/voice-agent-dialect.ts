@@ -38,7 +38,14 @@ export interface VoiceAgentDialectOptions {
   readonly stream?: DialectStreamOptions;
   /** Earlier exchanges the responder is given. Default 10. */
   readonly maxHistory?: number;
+  /**
+   * The largest message accepted (1009 above it): `send_for_AI_processing` carries a whole
+   * utterance as a base64 WAV. Default 8 MiB, about 60 s of its 48 kHz audio.
+   */
+  readonly maxMessageBytes?: number;
 }
+
+const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 const PCM16_48K: AudioFormat = { encoding: 'pcm16', sampleRate: 48000, channels: 1 };
 
@@ -61,6 +68,7 @@ export function voiceAgentDialect(options: VoiceAgentDialectOptions = {}): Diale
       return {
         ownsPath: (pathname) =>
           pathname.startsWith(`${prefix}/`) && !pathname.slice(prefix.length + 1).includes('/'),
+        maxFrameBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
         handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer) {
           const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
           const clientId = safeDecode(pathname.slice(prefix.length + 1));
@@ -98,7 +106,12 @@ class VoiceAgentConnection {
     clientId: string,
   ) {
     this.wire = new DialectSocket(ws, (message) => this.translate(message));
-    this.session = host.openSession({ peer: this.wire.peer, metadata: { clientId } });
+    this.session = host.openSession({
+      peer: this.wire.peer,
+      metadata: { clientId },
+      // A whole utterance may come in one message, before the provider is open.
+      limits: { maxPendingAudioBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES },
+    });
     this.utterances = new UtteranceCollector((u) => this.heard(u), { endsOn: 'cut' });
     const responder = options.responder ?? host.responder;
     this.replies = responder
