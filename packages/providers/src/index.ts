@@ -1,5 +1,6 @@
 export {
   assertAcceptedFormat,
+  type ErrorClass,
   failureKindForHttpStatus,
   failureKindOf,
   isRetryableFailure,

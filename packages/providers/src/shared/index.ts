@@ -1,5 +1,6 @@
 export { assertAcceptedFormat } from './accepted-format.js';
 export {
+  type ErrorClass,
   type OpenAIErrorClasses,
   type OpenAIRequestFailureOptions,
   type OpenAIRequestPhase,

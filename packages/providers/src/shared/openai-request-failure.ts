@@ -2,7 +2,8 @@ import type { EarshotError } from '@earshot/protocol';
 import { type ProviderFailureKind, providerFailure } from './provider-failure.js';
 
 /** A class whose instances `instanceof` can narrow to `T`, whatever its constructor takes. */
-type ErrorClass<T> = abstract new (...args: never[]) => T;
+/** A class whose instances are `T`: one of the `openai` SDK's error classes, by shape. */
+export type ErrorClass<T> = abstract new (...args: never[]) => T;
 
 /**
  * The `openai` SDK's error classes, passed in because the SDK is an optional peer loaded

@@ -9,6 +9,7 @@ export type ReplyOutcome =
 /** Options of {@link ReplyLoop}. */
 export interface ReplyLoopOptions {
   readonly sessionId: string;
+  /** The session's metadata as it is when a reply is asked for (it may change meanwhile). */
   readonly metadata: () => Metadata;
   /** Earlier exchanges given to the responder. Default 10. */
   readonly maxHistory?: number;

@@ -40,5 +40,6 @@ export interface Reply {
 export interface Responder {
   /** Short stable name (`offline`, `openai`), for logs. */
   readonly name: string;
+  /** Answers one utterance; aborts when `request.signal` does. */
   respond(request: ReplyRequest): Promise<Reply>;
 }
