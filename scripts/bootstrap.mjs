@@ -17,6 +17,8 @@ const jobs = {
     packages: {
       pocketsphinx: '/usr/bin/pocketsphinx_continuous',
       'pocketsphinx-en-us': '/usr/share/pocketsphinx/model/en-us/en-us/mdef',
+      // The voice-agent replies and phone replies are spoken by the offline responder.
+      'espeak-ng': '/usr/bin/espeak-ng',
     },
     run: ['run', 'demo:start'],
   },

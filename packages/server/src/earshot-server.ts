@@ -108,8 +108,8 @@ export interface EarshotServerOptions {
   readonly dialects?: readonly Dialect[];
   /**
    * Answers final utterances (the voice-agent reply loop): `createOfflineResponder()` or
-   * `createOpenAIResponder()`. Used by `voiceAgentDialect` and, when set, by phone calls
-   * (the reply is played into the call).
+   * `createOpenAIResponder()`. Used by `voiceAgentDialect`, and by phone calls with
+   * `twilio: { reply: true }` (the reply is played into the call).
    */
   readonly responder?: Responder;
   /** This server process's name in a cluster and in the admin's answers. Defaults to `<hostname>-<pid>`. */

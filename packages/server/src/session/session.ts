@@ -139,7 +139,9 @@ export class Session {
     this.schedule(deps.limits.startTimeoutSeconds, () => {
       if (this.phase === 'created') {
         this.fail(
-          new EarshotError('timeout', 'no start message in time', { fatal: true }),
+          new EarshotError('timeout', 'nothing started in time (no start message or first audio)', {
+            fatal: true,
+          }),
           CloseCode.Timeout,
           'timeout',
         );

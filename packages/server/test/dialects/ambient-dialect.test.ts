@@ -100,6 +100,8 @@ describe('the ambient dialect (seed 001)', () => {
     expect(await refusal('/ws/transcribe/my-session-123')).toBe(409);
     expect(await refusal('/ws/transcribe/bad%20id')).toBe(400);
     expect(await refusal('/ws/transcribe/a/b')).toBe(400);
+    // Broken percent-encoding is refused, not thrown (it once took the process down).
+    expect(await refusal('/ws/transcribe/%E0%A4%A')).toBe(400);
   });
 
   it('serves its REST paths: list, broadcast, end; 404 and 422 in its FastAPI shape', async () => {
@@ -139,6 +141,7 @@ describe('the ambient dialect (seed 001)', () => {
     });
     expect(await a.next('session_ended')).toMatchObject({ reason: 'ended' });
     expect((await a.waitClosed()).code).toBe(1000);
+    expect((await rest('/sessions/%E0%A4%A/end', { method: 'POST' })).status).toBe(404);
     const missing = await rest('/sessions/room-a/end', { method: 'POST' });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ detail: 'Session not found' });

@@ -16,16 +16,31 @@ import { createOfflineResponder, type Responder } from '../../src/index.js';
 let emulator: DeepgramEmulator;
 let server: RunningServer;
 const asked: string[] = [];
+const aborted: string[] = [];
+let holdReplies = false;
 
 beforeAll(async () => {
   emulator = await startDeepgramEmulator({
-    transcriber: scriptedTranscriber([{ text: 'hello can you hear me', start: 0.3, end: 1.4 }]),
+    transcriber: scriptedTranscriber([
+      { text: 'hello can you hear me', start: 0.3, end: 1.4 },
+      { text: 'never mind that', start: 5.0, end: 5.8 },
+    ]),
   });
   const offline = createOfflineResponder();
   const responder: Responder = {
     name: 'recording',
-    respond: (request) => {
+    respond: async (request) => {
       asked.push(request.transcript);
+      // Held for the barge-in test: answered only if the caller does not speak over it.
+      if (holdReplies) {
+        await new Promise((resolve, reject) => {
+          request.signal.addEventListener('abort', () => {
+            aborted.push(request.transcript);
+            reject(request.signal.reason);
+          });
+          setTimeout(resolve, 10_000).unref();
+        });
+      }
       return offline.respond(request);
     },
   };
@@ -49,6 +64,7 @@ describe('replies on a phone call', () => {
     await caller.streamAudio(new Uint8Array(8000 * 3).fill(0xff), { pace: 'fast' });
     await until(() => caller.received.some((f) => f.event === 'mark'), 15_000);
     expect(asked).toEqual(['hello can you hear me']);
+    asked.length = 0;
     const played = Buffer.concat(
       caller.received.filter((f) => f.event === 'media').map((f) => f.payload ?? Buffer.alloc(0)),
     );
@@ -59,4 +75,21 @@ describe('replies on a phone call', () => {
     expect(rms).toBeGreaterThan(300);
     await caller.stop();
   });
+
+  it('cancels a reply still being written when the caller speaks over it (barge-in)', async () => {
+    holdReplies = true;
+    try {
+      const caller = await TwilioCaller.connect({
+        url: `${server.url.replace('http', 'ws')}/v1/twilio`,
+      });
+      // At the pace of a call, so the second utterance begins while the first is answered.
+      await caller.streamAudio(new Uint8Array(8000 * 6.5).fill(0xff));
+      await until(() => asked.length === 2, 10_000);
+      expect(asked).toEqual(['hello can you hear me', 'never mind that']);
+      expect(aborted).toEqual(['hello can you hear me']);
+      await caller.stop();
+    } finally {
+      holdReplies = false;
+    }
+  }, 30_000);
 });

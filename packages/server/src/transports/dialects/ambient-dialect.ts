@@ -10,6 +10,7 @@ import {
   DIALECT_ID,
   DialectSocket,
   type DialectStreamOptions,
+  decodeUriPart,
   startTransportSession,
 } from './dialect-socket.js';
 
@@ -41,7 +42,10 @@ export interface AmbientDialectOptions {
   readonly chunkTimeoutSeconds?: number;
   /** `WEBSOCKET_AUDIO_BUFFER_SIZE`: reported in `connected.config` (the frontend's worklet buffer). Default 8192. */
   readonly audioBufferSize?: number;
-  /** `WEBSOCKET_WHISPER_MODEL`: reported in `connected.config`; passed as `providerOptions.model` when set. */
+  /**
+   * `WEBSOCKET_WHISPER_MODEL`: reported in `connected.config`. A Whisper size (`base`) names no
+   * model of another provider, so it is not passed on; pick a model with `stream.providerOptions`.
+   */
   readonly whisperModel?: string;
   /** Recognition options of every session (language, provider, keywords…). */
   readonly stream?: DialectStreamOptions;
@@ -100,7 +104,7 @@ export function ambientDialect(options: AmbientDialectOptions = {}): Dialect {
           const custom =
             url.pathname === path
               ? undefined
-              : decodeURIComponent(url.pathname.slice(path.length + 1));
+              : (decodeUriPart(url.pathname.slice(path.length + 1)) ?? '');
           if (custom !== undefined && !DIALECT_ID.test(custom)) {
             refuseUpgrade(socket, new EarshotError('invalid_request', 'invalid session id'));
             return;
@@ -161,7 +165,7 @@ export function ambientDialect(options: AmbientDialectOptions = {}): Dialect {
               sessions: [...connections.values()].map((c) => c.summary()),
             });
           } else if (end) {
-            const connection = connections.get(decodeURIComponent(end[1] ?? ''));
+            const connection = connections.get(decodeUriPart(end[1] ?? '') ?? '');
             if (!connection) {
               sendJson(res, 404, { detail: 'Session not found' });
               return true;
@@ -248,12 +252,7 @@ class AmbientConnection {
         sampleRate: options.sampleRate ?? 16000,
         channels: options.channels ?? 1,
       },
-      {
-        ...options.stream,
-        ...(options.whisperModel
-          ? { providerOptions: { model: options.whisperModel, ...options.stream?.providerOptions } }
-          : {}),
-      },
+      options.stream,
       host.logger,
     );
     this.heartbeat(ws, options.heartbeatIntervalSeconds ?? 30);

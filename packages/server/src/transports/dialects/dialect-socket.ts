@@ -43,6 +43,18 @@ export interface DialectFrameHandlers {
  */
 export const DIALECT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/**
+ * A path segment or query value percent-decoded, or `undefined` when it is not valid
+ * percent-encoding (`%E0%A4%A`): a frontend's malformed URL is refused, never thrown.
+ */
+export function decodeUriPart(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 // A text frame bigger than this is not a control message; it is refused without parsing.
 const MAX_TEXT_FRAME_BYTES = 16 * 1024 * 1024;
 

@@ -22,6 +22,7 @@ import {
   DIALECT_ID,
   DialectSocket,
   type DialectStreamOptions,
+  decodeUriPart,
   startTransportSession,
 } from './dialect-socket.js';
 import { type CollectedUtterance, UtteranceCollector } from './utterance-collector.js';
@@ -71,7 +72,7 @@ export function voiceAgentDialect(options: VoiceAgentDialectOptions = {}): Diale
         maxFrameBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
         handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer) {
           const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-          const clientId = safeDecode(pathname.slice(prefix.length + 1));
+          const clientId = decodeUriPart(pathname.slice(prefix.length + 1));
           if (clientId === undefined || !DIALECT_ID.test(clientId)) {
             refuseUpgrade(socket, new EarshotError('invalid_request', 'invalid client id'));
             return;
@@ -287,12 +288,4 @@ function convertClip(
   return pcm16ToBytes(
     monoClipAt(pcm16FromBytes(clip.data), from.sampleRate, from.channels, to.sampleRate),
   );
-}
-
-function safeDecode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
 }

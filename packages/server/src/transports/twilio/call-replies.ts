@@ -8,7 +8,8 @@ import type { PlayAudio } from './phone-audio.js';
 /**
  * The reply loop of a phone call: each thing the caller says (finals up to a pause) is answered
  * by the responder, and the answer's speech is played into the call. The caller speaking over it
- * stops the playback (the player's barge-in); replies queue, one at a time.
+ * stops the playback (the player's barge-in) and cancels a reply still being written; replies
+ * queue, one at a time.
  */
 export class CallReplies {
   private readonly utterances: UtteranceCollector;
@@ -38,6 +39,12 @@ export class CallReplies {
   /** Reads one message the call's session sends. */
   observe(message: ServerMessageInput): void {
     this.utterances.observe(message);
+    // The caller speaks over a reply still being written: it answers what was said before, so
+    // it is cancelled (the player clears what is already playing).
+    const speaking =
+      message.type === 'speech_started' ||
+      (message.type === 'transcript' && !message.isFinal && message.text.trim() !== '');
+    if (speaking) this.loop.interrupt();
   }
 
   /** The call is over: nothing more is answered. */

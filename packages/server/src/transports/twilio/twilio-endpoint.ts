@@ -87,6 +87,12 @@ export class TwilioEndpoint implements TwilioCalls {
     private readonly host: TwilioEndpointHost,
   ) {
     this.path = (options.path ?? '/v1/twilio').replace(/\/$/, '');
+    if (options.reply && !host.responder) {
+      host.logger.warn(
+        {},
+        'twilio: `reply` is on but the server has no `responder`; calls are not answered',
+      );
+    }
   }
 
   /** Whether `path` is the media stream's. */
