@@ -29,8 +29,13 @@ import {
 import type { Responder } from './replies/responder.js';
 import { type AdminAuth, isAdminRequest } from './rest/admin-auth.js';
 import { refuseUpgrade } from './rest/http-json.js';
-import { handleObserverUpgrade } from './rest/observer-socket.js';
+import { handleObserverUpgrade, isObserverPath } from './rest/observer-socket.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
+import {
+  ConnectionGuard,
+  type ConnectionLimitOptions,
+  DEFAULT_CONNECTION_LIMITS,
+} from './security/connection-guard.js';
 import { ServerEvents } from './server-events.js';
 import type { CommandOptions } from './session/command-runner.js';
 import { Session, type SessionDeps } from './session/session.js';
@@ -120,6 +125,12 @@ export interface EarshotServerOptions {
   readonly path?: string;
   /** Session limits and timers; unspecified ones keep their defaults. */
   readonly limits?: Partial<SessionLimitOptions>;
+  /**
+   * Limits on connections, every transport together: in total (HTTP 503 above it), per IP and
+   * per principal (HTTP 429), checked before a WebSocket is accepted; and the ping/pong
+   * heartbeat that drops peers whose network vanished. See docs/security.md.
+   */
+  readonly connections?: Partial<ConnectionLimitOptions>;
   /** Secret that signs session tokens. Random per process when absent. */
   readonly tokenSecret?: string;
   /** Lifetime of a token minted by `POST /v1/sessions`, in seconds. Defaults to 300. */
@@ -274,6 +285,11 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const defaultProvider = providers.get(options.provider.name)!;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes });
+  const guard = new ConnectionGuard(
+    { ...DEFAULT_CONNECTION_LIMITS, ...options.connections },
+    logger,
+  );
+  const accept = guard.acceptor(wss);
   let closing = false;
 
   const rest: RestContext = {
@@ -430,31 +446,49 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       .filter((d) => (d.maxFrameBytes ?? 0) > limits.maxFrameBytes)
       .map((d) => [d, new WebSocketServer({ noServer: true, maxPayload: d.maxFrameBytes })]),
   );
+  const dialectAcceptors = new Map(
+    [...dialectServers].map(([dialect, server]) => [dialect, guard.acceptor(server)]),
+  );
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (handleObserverUpgrade(rest, wss, req, socket, head)) return true;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return false; // not a path of ours, whatever it is
+    }
     const dialect = dialects.find((d) => d.ownsPath(url.pathname));
-    if (
-      closing &&
-      (url.pathname === listenPath || twilio?.ownsPath(url.pathname) || dialect !== undefined)
-    ) {
+    const ours =
+      url.pathname === listenPath ||
+      twilio?.ownsPath(url.pathname) === true ||
+      dialect !== undefined ||
+      isObserverPath(url.pathname);
+    if (!ours) return false;
+    // Node leaves an upgrade's socket without an error listener: a client that resets the
+    // connection while its admission is awaited would otherwise crash the process.
+    socket.on('error', () => socket.destroy());
+    if (closing) {
       refuseUpgrade(socket, new EarshotError('capacity', 'server is shutting down'));
       return true;
     }
-    if (twilio?.handleUpgrade(wss, req, socket, head)) return true;
-    if (dialect) {
-      dialect.handleUpgrade(dialectServers.get(dialect) ?? wss, req, socket, head);
+    const refused = guard.admit(req, socket);
+    if (refused) {
+      refuseUpgrade(socket, refused);
       return true;
     }
-    if (url.pathname !== listenPath) return false;
+    if (handleObserverUpgrade(rest, accept, req, socket, head)) return true;
+    if (twilio?.handleUpgrade(accept, req, socket, head)) return true;
+    if (dialect) {
+      dialect.handleUpgrade(dialectAcceptors.get(dialect) ?? accept, req, socket, head);
+      return true;
+    }
     admit(req, url).then(
       (admission) => {
         if ('refused' in admission) {
           refuseUpgrade(socket, admission.refused);
           return;
         }
-        wss.handleUpgrade(req, socket, head, (ws) => {
+        accept.handleUpgrade(req, socket, head, (ws) => {
           const peer = canonicalPeer(ws);
           if ('resume' in admission) {
             const { resume: session } = admission;
@@ -538,6 +572,8 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       // After the sessions ended, so their ends are counted.
       (await openTelemetry)?.close();
       metrics?.close();
+      guard.close();
+      for (const dialect of dialects) dialect.close?.();
       for (const server of [wss, ...dialectServers.values()]) {
         for (const client of server.clients) client.terminate();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -24,6 +24,11 @@ export {
 export * from './replies/index.js';
 export type { AdminAuth } from './rest/admin-auth.js';
 export { type Json, restOpenApiDocument } from './rest/rest-openapi.js';
+export {
+  type ConnectionLimitOptions,
+  DEFAULT_CONNECTION_LIMITS,
+  type UpgradeAcceptor,
+} from './security/connection-guard.js';
 export { type ServerEventMap, ServerEvents } from './server-events.js';
 export type { CommandContext, CommandOptions } from './session/command-runner.js';
 export type { Session, SessionDeps, SessionEndReason } from './session/session.js';

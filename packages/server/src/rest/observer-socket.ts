@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, EarshotError, type ServerMessageInput } from '@earshot/protocol';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { UpgradeAcceptor } from '../security/connection-guard.js';
 import { isAdminRequest } from './admin-auth.js';
 import { refuseUpgrade } from './http-json.js';
 import type { RestContext } from './rest-router.js';
@@ -17,6 +18,11 @@ const CHECK_INTERVAL_MS = 5_000;
 const DROP_INTERIMS_BYTES = 1024 * 1024;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
+/** Whether `pathname` is an observer socket's (`/v1/sessions/:id/events`). */
+export function isObserverPath(pathname: string): boolean {
+  return OBSERVER_PATH.test(pathname);
+}
+
 /**
  * Handles an upgrade to `GET /v1/sessions/:id/events`, the observer WebSocket: returns `false`,
  * touching nothing, when the path is another one.
@@ -30,7 +36,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
  */
 export function handleObserverUpgrade(
   ctx: RestContext,
-  wss: WebSocketServer,
+  wss: UpgradeAcceptor,
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,

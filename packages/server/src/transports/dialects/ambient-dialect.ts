@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EarshotError, type Metadata, type ServerMessageInput } from '@earshot/protocol';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { readJsonBody, refuseUpgrade, sendJson } from '../../rest/http-json.js';
+import type { UpgradeAcceptor } from '../../security/connection-guard.js';
+import { Heartbeat } from '../../security/heartbeat.js';
 import type { Session } from '../../session/session.js';
 import type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
 import {
@@ -97,9 +99,14 @@ export function ambientDialect(options: AmbientDialectOptions = {}): Dialect {
     name: 'ambient',
     mount(host: DialectHost): DialectEndpoint {
       const connections = new Map<string, AmbientConnection>();
+      // The seed's own heartbeat interval, beside the server's.
+      const heartbeatSeconds = options.heartbeatIntervalSeconds ?? 30;
+      const heartbeat =
+        heartbeatSeconds > 0 ? new Heartbeat(heartbeatSeconds, host.logger) : undefined;
       return {
         ownsPath: (pathname) => pathname === path || pathname.startsWith(`${path}/`),
-        handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer) {
+        close: () => heartbeat?.close(),
+        handleUpgrade(wss: UpgradeAcceptor, req: IncomingMessage, socket: Duplex, head: Buffer) {
           const url = new URL(req.url ?? '/', 'http://localhost');
           const custom =
             url.pathname === path
@@ -128,6 +135,7 @@ export function ambientDialect(options: AmbientDialectOptions = {}): Dialect {
                 return;
               }
               wss.handleUpgrade(req, socket, head, (ws) => {
+                heartbeat?.watch(ws);
                 const connection = new AmbientConnection(ws, host, options, {
                   id: custom,
                   minted: typeof claimed === 'object' ? claimed.minted : undefined,
@@ -216,8 +224,6 @@ class AmbientConnection {
   private chunks = 0;
   private transcriptChars = 0;
   private finals = 0;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private alive = true;
   /** Session seconds at the last final (or the start): how long the current utterance has run. */
   private lastFinalAt = 0;
 
@@ -255,7 +261,6 @@ class AmbientConnection {
       options.stream,
       host.logger,
     );
-    this.heartbeat(ws, options.heartbeatIntervalSeconds ?? 30);
     this.wire.listen({
       json: (value) => this.control(value),
       binary: (bytes) => {
@@ -265,7 +270,6 @@ class AmbientConnection {
       },
       invalid: () => this.wire.send({ type: 'error', message: 'Invalid JSON message' }),
       gone: () => {
-        clearInterval(this.heartbeatTimer);
         own.gone();
         this.session.peerGone(this.wire.peer);
       },
@@ -375,25 +379,5 @@ class AmbientConnection {
       audio_buffer_size: o.audioBufferSize ?? 8192,
       whisper_model: o.whisperModel ?? null,
     };
-  }
-
-  /** WebSocket pings every `seconds`; a peer that answered none of the last two is dropped. */
-  private heartbeat(ws: WebSocket, seconds: number): void {
-    if (seconds <= 0) return;
-    ws.on('pong', () => {
-      this.alive = true;
-    });
-    let missed = 0;
-    const timer = setInterval(() => {
-      if (this.alive) missed = 0;
-      else if (++missed >= 2) {
-        ws.terminate();
-        return;
-      }
-      this.alive = false;
-      ws.ping();
-    }, seconds * 1000);
-    timer.unref();
-    this.heartbeatTimer = timer;
   }
 }

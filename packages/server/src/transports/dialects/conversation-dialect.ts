@@ -6,8 +6,9 @@ import {
   PCM16_16K_MONO,
   type ServerMessageInput,
 } from '@earshot/protocol';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { refuseUpgrade } from '../../rest/http-json.js';
+import type { UpgradeAcceptor } from '../../security/connection-guard.js';
 import type { Session } from '../../session/session.js';
 import {
   type ConversationAdmission,
@@ -92,7 +93,7 @@ export function conversationDialect(options: ConversationDialectOptions = {}): D
       const gate = new ConversationGate(host, options.resolveConversation);
       return {
         ownsPath: (pathname) => pathname === path,
-        handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer) {
+        handleUpgrade(wss: UpgradeAcceptor, req: IncomingMessage, socket: Duplex, head: Buffer) {
           const url = new URL(req.url ?? '/', 'http://localhost');
           const conversationId = url.searchParams.get('conversationId');
           if (conversationId === null || !DIALECT_ID.test(conversationId)) {

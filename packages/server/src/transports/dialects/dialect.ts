@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger, Metadata } from '@earshot/protocol';
-import type { WebSocketServer } from 'ws';
 import type { Responder } from '../../replies/responder.js';
+import type { UpgradeAcceptor } from '../../security/connection-guard.js';
 import type { Session } from '../../session/session.js';
 import type { SessionLimitOptions } from '../../session/session-limits.js';
 import type { SessionPeer } from '../../session/session-peer.js';
@@ -38,7 +38,9 @@ export interface DialectEndpoint {
    */
   readonly maxFrameBytes?: number;
   /** Takes an upgrade whose path {@link ownsPath}: accepts it, or refuses it with an HTTP status. */
-  handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  handleUpgrade(wss: UpgradeAcceptor, req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Releases what the dialect holds (timers), when the server closes. */
+  close?(): void;
   /** Answers the dialect's REST routes; resolves `false` for any other request. */
   handleRequest?(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }

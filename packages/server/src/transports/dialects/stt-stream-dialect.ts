@@ -6,7 +6,8 @@ import {
   PCM16_16K_MONO,
   type ServerMessageInput,
 } from '@earshot/protocol';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { UpgradeAcceptor } from '../../security/connection-guard.js';
 import type { Session } from '../../session/session.js';
 import type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
 import {
@@ -50,7 +51,7 @@ export function sttStreamDialect(options: SttStreamDialectOptions = {}): Dialect
       return {
         ownsPath: (pathname) => pathname === path,
         handleUpgrade(
-          wss: WebSocketServer,
+          wss: UpgradeAcceptor,
           req: IncomingMessage,
           socket: Duplex,
           head: Buffer,

@@ -8,12 +8,13 @@ import {
   isWav,
   type ServerMessageInput,
 } from '@earshot/protocol';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { monoClipAt, wavClip } from '../../audio/clip.js';
 import { pcm16FromBytes, pcm16ToBytes } from '../../audio/pcm16.js';
 import { ReplyLoop, type ReplyOutcome } from '../../replies/reply-loop.js';
 import type { Responder } from '../../replies/responder.js';
 import { refuseUpgrade } from '../../rest/http-json.js';
+import type { UpgradeAcceptor } from '../../security/connection-guard.js';
 import type { Session } from '../../session/session.js';
 import { decodeBase64Strict } from '../twilio/twilio-events.js';
 import type { Dialect, DialectEndpoint, DialectHost } from './dialect.js';
@@ -70,7 +71,7 @@ export function voiceAgentDialect(options: VoiceAgentDialectOptions = {}): Diale
         ownsPath: (pathname) =>
           pathname.startsWith(`${prefix}/`) && !pathname.slice(prefix.length + 1).includes('/'),
         maxFrameBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
-        handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer) {
+        handleUpgrade(wss: UpgradeAcceptor, req: IncomingMessage, socket: Duplex, head: Buffer) {
           const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
           const clientId = decodeUriPart(pathname.slice(prefix.length + 1));
           if (clientId === undefined || !DIALECT_ID.test(clientId)) {

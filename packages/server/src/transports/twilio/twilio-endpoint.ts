@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EarshotError, type Logger, type Metadata } from '@earshot/protocol';
-import type { WebSocketServer } from 'ws';
 import type { Responder } from '../../replies/responder.js';
 import { refuseUpgrade, sendError } from '../../rest/http-json.js';
+import type { UpgradeAcceptor } from '../../security/connection-guard.js';
 import type { Session } from '../../session/session.js';
 import type { SessionPeer } from '../../session/session-peer.js';
 import { TwilioCall, type TwilioCallHost, type TwilioCallStats } from './twilio-call.js';
@@ -124,7 +124,7 @@ export class TwilioEndpoint implements TwilioCalls {
   }
 
   /** Takes the media stream's upgrade; `false` when the path is not this endpoint's. */
-  handleUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  handleUpgrade(wss: UpgradeAcceptor, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== this.path) return false;
     if (!this.signed(req, 'ws', {})) {
