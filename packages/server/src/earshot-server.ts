@@ -32,6 +32,12 @@ import { refuseUpgrade } from './rest/http-json.js';
 import { handleObserverUpgrade, isObserverPath } from './rest/observer-socket.js';
 import { handleRestRequest, type RestContext } from './rest/rest-router.js';
 import {
+  type Authenticate,
+  originAllowed,
+  type Principal,
+  presentedCredential,
+} from './security/authentication.js';
+import {
   ConnectionGuard,
   type ConnectionLimitOptions,
   DEFAULT_CONNECTION_LIMITS,
@@ -48,7 +54,7 @@ import { StoreWriter, type StoreWriterOptions } from './stores/store-writer.js';
 import { timedStore } from './stores/timed-store.js';
 import { createSessionTokens } from './tokens/session-tokens.js';
 import { bindCanonicalTransport, canonicalPeer } from './transports/canonical-transport.js';
-import type { Dialect } from './transports/dialects/dialect.js';
+import type { Dialect, DialectEndpoint } from './transports/dialects/dialect.js';
 import {
   type TwilioCalls,
   TwilioEndpoint,
@@ -125,6 +131,20 @@ export interface EarshotServerOptions {
   readonly path?: string;
   /** Session limits and timers; unspecified ones keep their defaults. */
   readonly limits?: Partial<SessionLimitOptions>;
+  /**
+   * Who may connect: runs at every WebSocket upgrade (the canonical socket, the dialects, the
+   * observers; Twilio streams prove themselves with their signature) before a socket is
+   * accepted. `undefined` is HTTP 401. Built in: `apiKeyAuth`, `jwtAuth` (through `jose`),
+   * `anyOf`. Sessions are owned by their principal: only it (or an admin principal) may resume
+   * or observe them; without `adminAuth`, the REST admin needs an admin principal.
+   */
+  readonly authenticate?: Authenticate;
+  /**
+   * Browser origins allowed to open WebSockets (`https://app.example.com`, or `*`): an upgrade
+   * with another `Origin` is refused with 403 (cross-site WebSocket hijacking). Requests
+   * without `Origin` (servers, phones) pass. Unset: every origin.
+   */
+  readonly allowedOrigins?: readonly string[];
   /**
    * Limits on connections, every transport together: in total (HTTP 503 above it), per IP and
    * per principal (HTTP 429), checked before a WebSocket is accepted; and the ping/pong
@@ -292,6 +312,18 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const accept = guard.acceptor(wss);
   let closing = false;
 
+  // Without its own admin credentials, the REST admin takes admin principals.
+  const authenticate = options.authenticate;
+  const adminAuth: AdminAuth | undefined =
+    options.adminAuth ??
+    (authenticate ? async (req) => (await authenticate(req))?.admin === true : undefined);
+  // Who each accepted upgrade is from, for the session it opens.
+  const principals = new WeakMap<IncomingMessage, Principal>();
+  const ownerOf = (req: IncomingMessage): Metadata => {
+    const principal = principals.get(req);
+    return principal ? { principalId: principal.id } : {};
+  };
+
   const rest: RestContext = {
     registry,
     control,
@@ -302,7 +334,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     listenPath,
     providerName: options.provider.name,
     newSessionId: randomUUID,
-    adminAuth: options.adminAuth,
+    adminAuth,
     logger,
     storeStatus: () => ({ degraded: writer.degraded, pendingWrites: writer.pending }),
   };
@@ -334,10 +366,17 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       if (!session?.resumable) {
         return { refused: new EarshotError('session_not_found', 'no session to resume') };
       }
+      if (!mayUse(req, session.metadata)) {
+        return { refused: new EarshotError('forbidden', "this session is another principal's") };
+      }
       return { resume: session };
     }
     const claims = tokens.verify(token, 'connect');
-    if (!claims) return { refused: new EarshotError('unauthorized', 'invalid or expired token') };
+    if (!claims) {
+      // The app's own credential (a JWT, an API key), already accepted by `authenticate`.
+      if (principals.has(req)) return { id: randomUUID(), preCreated: false };
+      return { refused: new EarshotError('unauthorized', 'invalid or expired token') };
+    }
     const record = await store.getSession(claims.sessionId);
     if (record?.status !== 'created' || registry.get(claims.sessionId)) {
       return {
@@ -345,6 +384,34 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       };
     }
     return { id: claims.sessionId, preCreated: true, metadata: record.metadata };
+  }
+
+  /**
+   * Who an upgrade is from: Earshot's own session tokens first (a connect token minted by
+   * `POST /v1/sessions`, or a resume token: each speaks for its one session's owner), then the
+   * app's `authenticate`.
+   */
+  function principalOf(
+    req: IncomingMessage,
+  ): Principal | undefined | Promise<Principal | undefined> {
+    const credential = presentedCredential(req);
+    const claims =
+      credential === undefined
+        ? undefined
+        : (tokens.verify(credential, 'resume') ?? tokens.verify(credential, 'connect'));
+    if (claims) {
+      const owner = registry.get(claims.sessionId)?.metadata.principalId;
+      return { id: typeof owner === 'string' ? owner : `session:${claims.sessionId}` };
+    }
+    return authenticate?.(req);
+  }
+
+  /** Whether the upgrade's principal may use a session of `metadata`: its owner, or an admin. */
+  function mayUse(req: IncomingMessage, metadata: Metadata): boolean {
+    const owner = metadata.principalId;
+    if (owner === undefined) return true;
+    const principal = principals.get(req);
+    return principal === undefined || principal.admin === true || principal.id === owner;
   }
 
   function newSession(
@@ -401,14 +468,14 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     dialect.mount({
       logger,
       responder: options.responder,
-      openSession({ id, peer, metadata, preCreated, limits: ownLimits }) {
+      openSession({ id, peer, metadata, preCreated, limits: ownLimits, request }) {
         if (id !== undefined) claims.delete(id);
         const session = newSession(
           {
             id: id ?? randomUUID(),
             peer,
             preCreated: preCreated ?? false,
-            metadata: { ...metadata, dialect: dialect.name },
+            metadata: { ...metadata, dialect: dialect.name, ...(request ? ownerOf(request) : {}) },
           },
           ownLimits,
         );
@@ -436,7 +503,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
         claims.delete(id);
         return 'taken';
       },
-      adminAllowed: (req) => isAdminRequest(options.adminAuth, req),
+      adminAllowed: (req) => isAdminRequest(adminAuth, req),
     }),
   );
 
@@ -471,16 +538,60 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       refuseUpgrade(socket, new EarshotError('capacity', 'server is shutting down'));
       return true;
     }
-    const refused = guard.admit(req, socket);
-    if (refused) {
-      refuseUpgrade(socket, refused);
+    if (options.allowedOrigins && !originAllowed(req, options.allowedOrigins)) {
+      logger.warn(
+        { path: url.pathname, origin: req.headers.origin },
+        'upgrade from a foreign origin refused',
+      );
+      refuseUpgrade(socket, new EarshotError('forbidden', 'this origin may not connect'));
       return true;
     }
-    if (handleObserverUpgrade(rest, accept, req, socket, head)) return true;
-    if (twilio?.handleUpgrade(accept, req, socket, head)) return true;
+    // Twilio's streams prove themselves with their signature, checked by its endpoint.
+    const needsPrincipal = authenticate !== undefined && twilio?.ownsPath(url.pathname) !== true;
+    Promise.resolve(needsPrincipal ? principalOf(req) : undefined).then(
+      (principal) => {
+        if (needsPrincipal && !principal) {
+          refuseUpgrade(
+            socket,
+            new EarshotError('unauthorized', 'missing or invalid credentials'),
+            ['WWW-Authenticate: Bearer'],
+          );
+          return;
+        }
+        if (principal) principals.set(req, principal);
+        const refused = guard.admit(req, socket, principal?.id);
+        if (refused) {
+          refuseUpgrade(socket, refused);
+          return;
+        }
+        route(req, url, socket, head, dialect);
+      },
+      (error: unknown) => {
+        if (!EarshotError.isInstance(error)) logger.error({ err: error }, 'authenticate failed');
+        refuseUpgrade(
+          socket,
+          EarshotError.isInstance(error)
+            ? error
+            : new EarshotError('internal', 'could not authenticate'),
+        );
+      },
+    );
+    return true;
+  }
+
+  /** Hands an admitted upgrade to its transport. */
+  function route(
+    req: IncomingMessage,
+    url: URL,
+    socket: Duplex,
+    head: Buffer,
+    dialect: DialectEndpoint | undefined,
+  ): void {
+    if (handleObserverUpgrade(rest, accept, req, socket, head)) return;
+    if (twilio?.handleUpgrade(accept, req, socket, head)) return;
     if (dialect) {
       dialect.handleUpgrade(dialectAcceptors.get(dialect) ?? accept, req, socket, head);
-      return true;
+      return;
     }
     admit(req, url).then(
       (admission) => {
@@ -504,7 +615,8 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
             id: admission.id,
             peer,
             preCreated: admission.preCreated,
-            metadata: admission.metadata,
+            // A session minted over REST keeps the owner its minter gave it.
+            metadata: { ...ownerOf(req), ...admission.metadata },
           });
           registry.add(session);
           bindCanonicalTransport(ws, session, peer);
@@ -516,7 +628,6 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
         refuseUpgrade(socket, new EarshotError('store_error', 'could not admit the session'));
       },
     );
-    return true;
   }
 
   const handleRequest = async (req: IncomingMessage, res: ServerResponse) => {

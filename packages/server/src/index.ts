@@ -25,6 +25,16 @@ export * from './replies/index.js';
 export type { AdminAuth } from './rest/admin-auth.js';
 export { type Json, restOpenApiDocument } from './rest/rest-openapi.js';
 export {
+  type Authenticate,
+  anyOf,
+  apiKeyAuth,
+  type JwtAuthOptions,
+  jwtAuth,
+  originAllowed,
+  type Principal,
+  presentedCredential,
+} from './security/authentication.js';
+export {
   type ConnectionLimitOptions,
   DEFAULT_CONNECTION_LIMITS,
   type UpgradeAcceptor,

@@ -148,7 +148,11 @@ export async function handleRestRequest(
     await handlers[hit.route.operation](ctx, req, res, { id });
   } catch (error) {
     if (!EarshotError.isInstance(error)) {
-      ctx.logger?.error({ err: error, url: req.url }, 'REST request failed');
+      // The path only: a query may carry a credential (`?token=`), which must never be logged.
+      ctx.logger?.error(
+        { err: error, path: new URL(req.url ?? '/', 'http://localhost').pathname },
+        'REST request failed',
+      );
     }
     sendError(res, error);
   }

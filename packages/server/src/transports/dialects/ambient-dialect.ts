@@ -140,6 +140,7 @@ export function ambientDialect(options: AmbientDialectOptions = {}): Dialect {
                   id: custom,
                   minted: typeof claimed === 'object' ? claimed.minted : undefined,
                   gone: () => connections.delete(connection.session.id),
+                  request: req,
                 });
                 connections.set(connection.session.id, connection);
               });
@@ -231,7 +232,7 @@ class AmbientConnection {
     ws: WebSocket,
     host: DialectHost,
     private readonly options: AmbientDialectOptions,
-    own: { id?: string; minted?: Metadata; gone: () => void },
+    own: { id?: string; minted?: Metadata; gone: () => void; request: IncomingMessage },
   ) {
     this.wire = new DialectSocket(ws, (message) => this.translate(message));
     this.session = host.openSession({
@@ -239,6 +240,7 @@ class AmbientConnection {
       peer: this.wire.peer,
       metadata: own.minted ?? {},
       preCreated: own.minted !== undefined,
+      request: own.request,
       limits: {
         maxSessionSeconds: options.maxSessionSeconds ?? 7200,
         stopTimeoutSeconds: options.chunkTimeoutSeconds ?? 10,

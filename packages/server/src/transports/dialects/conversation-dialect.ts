@@ -107,7 +107,7 @@ export function conversationDialect(options: ConversationDialectOptions = {}): D
           gate.admit(conversationId, req).then(
             (admission) => {
               wss.handleUpgrade(req, socket, head, (ws) => {
-                new ConversationConnection(ws, host, options, admission);
+                new ConversationConnection(ws, host, options, admission, req);
               });
             },
             (error: unknown) => refuseUpgrade(socket, error),
@@ -132,6 +132,7 @@ class ConversationConnection {
     private readonly host: DialectHost,
     private readonly options: ConversationDialectOptions,
     admission: ConversationAdmission,
+    request: IncomingMessage,
   ) {
     this.conversationId = admission.conversationId;
     this.wire = new DialectSocket(ws, (message) => this.translate(message));
@@ -140,6 +141,7 @@ class ConversationConnection {
       peer: this.wire.peer,
       metadata: admission.metadata,
       preCreated: admission.preCreated,
+      request,
     });
     this.wire.listen({
       json: (value) => this.control(value),

@@ -60,6 +60,8 @@ export interface DialectHost {
     readonly preCreated?: boolean;
     /** The dialect's own limits (seed 001's session length), over the server's. */
     readonly limits?: Partial<SessionLimitOptions>;
+    /** The upgrade request: the session is owned by the principal it authenticated as. */
+    readonly request?: IncomingMessage;
   }): Session;
   /** The live sessions of this process. */
   sessions(): Session[];

@@ -57,7 +57,7 @@ export function sttStreamDialect(options: SttStreamDialectOptions = {}): Dialect
           head: Buffer,
         ): void {
           wss.handleUpgrade(req, socket, head, (ws) => {
-            new SttStreamConnection(ws, host, options);
+            new SttStreamConnection(ws, host, options, req);
           });
         },
       };
@@ -77,6 +77,7 @@ class SttStreamConnection {
     ws: WebSocket,
     private readonly host: DialectHost,
     private readonly options: SttStreamDialectOptions,
+    request: IncomingMessage,
   ) {
     this.utterances = new UtteranceCollector(
       (utterance) => {
@@ -86,7 +87,7 @@ class SttStreamConnection {
       { quietMs: options.utteranceQuietMs },
     );
     this.wire = new DialectSocket(ws, (message) => this.translate(message));
-    this.session = host.openSession({ peer: this.wire.peer, metadata: {} });
+    this.session = host.openSession({ peer: this.wire.peer, metadata: {}, request });
     this.wire.listen({
       json: (value) => this.control(value),
       binary: (bytes) => this.audio(bytes),

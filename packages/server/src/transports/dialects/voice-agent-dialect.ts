@@ -79,7 +79,7 @@ export function voiceAgentDialect(options: VoiceAgentDialectOptions = {}): Diale
             return;
           }
           wss.handleUpgrade(req, socket, head, (ws) => {
-            new VoiceAgentConnection(ws, host, options, clientId);
+            new VoiceAgentConnection(ws, host, options, clientId, req);
           });
         },
       };
@@ -106,11 +106,13 @@ class VoiceAgentConnection {
     private readonly host: DialectHost,
     private readonly options: VoiceAgentDialectOptions,
     clientId: string,
+    request: IncomingMessage,
   ) {
     this.wire = new DialectSocket(ws, (message) => this.translate(message));
     this.session = host.openSession({
       peer: this.wire.peer,
       metadata: { clientId },
+      request,
       // A whole utterance may come in one message, before the provider is open.
       limits: { maxPendingAudioBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES },
     });
