@@ -49,6 +49,7 @@ import type { SessionEndHook } from './session/session-end-hook.js';
 import { DEFAULT_SESSION_LIMITS, type SessionLimitOptions } from './session/session-limits.js';
 import { SessionRegistry } from './session/session-registry.js';
 import { createMemoryStore } from './stores/memory-store.js';
+import { type RetentionOptions, RetentionSweeper } from './stores/retention-sweeper.js';
 import type { Store } from './stores/store.js';
 import { StoreWriter, type StoreWriterOptions } from './stores/store-writer.js';
 import { timedStore } from './stores/timed-store.js';
@@ -131,6 +132,13 @@ export interface EarshotServerOptions {
   readonly path?: string;
   /** Session limits and timers; unspecified ones keep their defaults. */
   readonly limits?: Partial<SessionLimitOptions>;
+  /**
+   * Deletes stored sessions, with their segments and events, once they are older than
+   * `maxAgeDays` (or `maxAgeSeconds`), counted from their end (or start, if they never ended),
+   * every `sweepIntervalSeconds` (default 3600). Live sessions are never deleted. See
+   * docs/privacy.md.
+   */
+  readonly retention?: RetentionOptions;
   /**
    * Who may connect: runs at every WebSocket upgrade (the canonical socket, the dialects, the
    * observers; Twilio streams prove themselves with their signature) before a socket is
@@ -261,6 +269,8 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const writer = new StoreWriter(store, logger, options.storeWrites);
   const nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
   const local = new LocalSessionControl(nodeId, registry, events);
+  // Checked before anything opens: bad options throw invalid_request here.
+  const retention = options.retention && new RetentionSweeper(options.retention);
   if (options.cluster && !options.tokenSecret) {
     throw new EarshotError(
       'invalid_request',
@@ -276,6 +286,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       )
     : undefined;
   const control: SessionControl = cluster ? deferredControl(cluster, local) : local;
+  retention?.start({ store, control, logger });
   const metrics =
     options.metrics === false
       ? undefined
@@ -468,6 +479,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     dialect.mount({
       logger,
       responder: options.responder,
+      outbound: guard.outbound,
       openSession({ id, peer, metadata, preCreated, limits: ownLimits, request }) {
         if (id !== undefined) claims.delete(id);
         const session = newSession(
@@ -600,7 +612,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
           return;
         }
         accept.handleUpgrade(req, socket, head, (ws) => {
-          const peer = canonicalPeer(ws);
+          const peer = canonicalPeer(ws, guard.outbound);
           if ('resume' in admission) {
             const { resume: session } = admission;
             if (!session.attach(peer)) {
@@ -678,6 +690,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     sessions: () => registry.list(),
     async close() {
       closing = true;
+      await retention?.close();
       await Promise.all(registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway)));
       await (await cluster)?.leave();
       // After the sessions ended, so their ends are counted.

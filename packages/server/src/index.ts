@@ -56,10 +56,20 @@ export type {
   SessionMetrics,
 } from './session/session-metrics.js';
 export type { SessionPeer } from './session/session-peer.js';
+export { type EncryptedStore, encryptStore } from './stores/encrypted-store.js';
+export type { EncryptionKey, EncryptionOptions } from './stores/encryption-keys.js';
 export { createMemoryStore } from './stores/memory-store.js';
 export { createPostgresStore, type PostgresStoreOptions } from './stores/postgres-store.js';
+export type { ReencryptOptions, ReencryptProgress, ReencryptResult } from './stores/reencrypt.js';
+export {
+  type RetentionOptions,
+  RetentionSweeper,
+  type RetentionSweeperDeps,
+} from './stores/retention-sweeper.js';
 export { createSqliteStore, type SqliteStoreOptions } from './stores/sqlite-store.js';
 export type {
+  ContentReplacement,
+  DeleteSessionsOptions,
   SessionPage,
   SessionQuery,
   SessionRecord,
@@ -68,7 +78,12 @@ export type {
   StoredEventType,
   StoredSegment,
 } from './stores/store.js';
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STORED_EVENT_TYPES } from './stores/store.js';
+export {
+  DEFAULT_DELETE_BATCH,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  STORED_EVENT_TYPES,
+} from './stores/store.js';
 export { createStoreFromUrl } from './stores/store-from-url.js';
 export {
   type StoreWrite,

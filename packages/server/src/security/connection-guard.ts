@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { EarshotError, type Logger } from '@earshot/protocol';
+import { CloseCode, EarshotError, type Logger } from '@earshot/protocol';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { Heartbeat } from './heartbeat.js';
+import { TokenBucket } from './inbound-rate.js';
+import type { OutboundLimits } from './outbound-gate.js';
 
 /** Limits on WebSocket connections, all transports together. */
 export interface ConnectionLimitOptions {
@@ -19,6 +21,25 @@ export interface ConnectionLimitOptions {
    */
   readonly heartbeatSeconds: number;
   /**
+   * Frames a connection may send a second, on average (bursts of twice that pass). A client
+   * that keeps above it is closed with 1008. Default 1000: live audio is 4–50 frames a second
+   * (Twilio 50), and a client streaming a file ahead of real time sends more, within the
+   * session's `maxRealtimeFactor`.
+   */
+  readonly maxMessagesPerSecond: number;
+  /**
+   * Bytes a connection may send a second, on average (bursts of twice that pass); 1008 above.
+   * Default 8 MiB: real-time audio is 16–200 KB/s, and seed 004 sends whole WAV files at once.
+   */
+  readonly maxBytesPerSecond: number;
+  /**
+   * A client that reads too slowly: past this many bytes waiting in its socket's send buffer,
+   * interim transcripts are dropped (finals never are). Default 1 MiB.
+   */
+  readonly dropInterimsAboveBytes: number;
+  /** …and past this many, the connection is closed with 1013 before memory grows. Default 16 MiB. */
+  readonly maxBufferedBytes: number;
+  /**
    * Take the client's address from the first `X-Forwarded-For` entry: only behind a proxy you
    * run, which sets it. Default false (the socket's peer address).
    */
@@ -31,6 +52,10 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimitOptions = Object.freeze({
   maxConnectionsPerIp: 100,
   maxConnectionsPerPrincipal: 50,
   heartbeatSeconds: 30,
+  maxMessagesPerSecond: 1000,
+  maxBytesPerSecond: 8 * 1024 * 1024,
+  dropInterimsAboveBytes: 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
   trustProxy: false,
 });
 
@@ -61,6 +86,14 @@ export class ConnectionGuard {
   ) {
     if (limits.heartbeatSeconds > 0)
       this.heartbeat = new Heartbeat(limits.heartbeatSeconds, logger);
+  }
+
+  /** What may wait in one connection's send buffer. */
+  get outbound(): OutboundLimits {
+    return {
+      softBytes: this.limits.dropInterimsAboveBytes,
+      hardBytes: this.limits.maxBufferedBytes,
+    };
   }
 
   /** Connections held now. */
@@ -117,10 +150,30 @@ export class ConnectionGuard {
       handleUpgrade: (req, socket, head, accepted) => {
         wss.handleUpgrade(req, socket, head, (ws) => {
           this.heartbeat?.watch(ws);
+          this.meter(ws);
           accepted(ws);
         });
       },
     };
+  }
+
+  /**
+   * Closes (1008) a connection that keeps sending faster than the limits: a flood would
+   * otherwise cost parsing and provider money before any session-level limit sees it.
+   */
+  private meter(ws: WebSocket): void {
+    const { maxMessagesPerSecond: messages, maxBytesPerSecond: bytes } = this.limits;
+    const frames = new TokenBucket(messages, messages * 2);
+    const volume = new TokenBucket(bytes, bytes * 2);
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const size = Array.isArray(data)
+        ? data.reduce((sum, part) => sum + part.byteLength, 0)
+        : data.byteLength;
+      if (frames.take() && volume.take(size)) return;
+      if (ws.readyState !== ws.OPEN) return;
+      this.logger.warn({}, 'connection closed: it sent faster than the rate limits');
+      ws.close(CloseCode.PolicyViolation, 'message rate exceeded');
+    });
   }
 
   /** Stops the heartbeat (the server is closing). */

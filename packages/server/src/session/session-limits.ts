@@ -14,6 +14,14 @@ export interface SessionLimitOptions extends SessionLimits {
    * 0 ends the session with its connection.
    */
   readonly resumeGraceSeconds: number;
+  /**
+   * How many times faster than real time audio may arrive, after `realtimeBurstSeconds`: audio
+   * beyond it is dropped with a `rate_limited` error (a provider bills by the audio second).
+   * Containers (WebM/Ogg), whose duration is not known from their size, are not metered.
+   */
+  readonly maxRealtimeFactor: number;
+  /** Seconds of audio that may arrive at any speed (a first chunk, a replay after a resume). */
+  readonly realtimeBurstSeconds: number;
 }
 
 /** Defaults of {@link SessionLimitOptions}. */
@@ -25,4 +33,6 @@ export const DEFAULT_SESSION_LIMITS: SessionLimitOptions = Object.freeze({
   maxPendingAudioBytes: 1024 * 1024,
   stopTimeoutSeconds: 30,
   resumeGraceSeconds: 30,
+  maxRealtimeFactor: 10,
+  realtimeBurstSeconds: 60,
 });

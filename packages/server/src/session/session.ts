@@ -23,6 +23,7 @@ import type { SessionTokens } from '../tokens/session-tokens.js';
 import type { PlayAudio } from '../transports/twilio/phone-audio.js';
 import type { PlayOutcome } from '../transports/twilio/twilio-player.js';
 import { type CommandOptions, SessionCommands } from './command-runner.js';
+import { RealtimePace } from './realtime-pace.js';
 import { type EndedSession, runSessionEndHook, type SessionEndHook } from './session-end-hook.js';
 import type { HandoverState } from './session-handover.js';
 import type { SessionLimitOptions } from './session-limits.js';
@@ -101,6 +102,8 @@ export class Session {
   private pendingBytes = 0;
   /** A `finalize` that came while the provider was opening, for after the audio before it. */
   private finalizePending = false;
+  private readonly pace: RealtimePace;
+  private paceReportedAt = 0;
   private finalSegments = 0;
   private meta: Metadata;
   // Every message that depends on an earlier one (a final after its store write, `closed`
@@ -122,6 +125,7 @@ export class Session {
   private readonly tracker: SessionMetricsTracker;
 
   constructor(private readonly deps: SessionDeps) {
+    this.pace = new RealtimePace(deps.limits.maxRealtimeFactor, deps.limits.realtimeBurstSeconds);
     this.id = deps.id;
     this.peer = deps.peer;
     this.meta = { ...(deps.metadata ?? {}) };
@@ -462,6 +466,7 @@ export class Session {
 
   /** Handles one binary frame of audio. */
   audio(chunk: Uint8Array): void {
+    if (!this.withinPace(chunk)) return;
     switch (this.phase) {
       case 'created':
         this.sendError(
@@ -486,6 +491,22 @@ export class Session {
       default:
         return; // ending: the provider no longer takes audio; dropping it is the contract of stop
     }
+  }
+
+  /** Whether `chunk` keeps the audio within the allowed pace; reports (at most once a second) when not. */
+  private withinPace(chunk: Uint8Array): boolean {
+    if (this.byteRate <= 0 || this.pace.admit(chunk.byteLength / this.byteRate)) return true;
+    const now = Date.now();
+    if (now - this.paceReportedAt >= 1000) {
+      this.paceReportedAt = now;
+      this.sendError(
+        new EarshotError(
+          'rate_limited',
+          `audio faster than ${this.deps.limits.maxRealtimeFactor}× real time; audio dropped`,
+        ),
+      );
+    }
+    return false;
   }
 
   /** Handles `finalize`: the provider flushes the current utterance. */

@@ -1,4 +1,5 @@
 import { EarshotError } from '@earshot/protocol';
+import { agedFrom, deleteLimit } from './session-age.js';
 import { decodeCursor, isAfterCursor, pageSize, toPage } from './session-cursor.js';
 import type { SessionQuery, SessionRecord, Store, StoredEvent, StoredSegment } from './store.js';
 
@@ -69,6 +70,33 @@ export function createMemoryStore(): Store {
     },
     async getEvents(sessionId) {
       return structuredClone(events.get(sessionId) ?? []);
+    },
+    async replaceContent(sessionId, content) {
+      const storedSegments = segments.get(sessionId) ?? [];
+      for (const { segmentId, text, words } of content.segments ?? []) {
+        const i = storedSegments.findIndex((s) => s.segmentId === segmentId);
+        if (i >= 0)
+          storedSegments[i] = { ...storedSegments[i]!, ...structuredClone({ text, words }) };
+      }
+      const storedEvents = events.get(sessionId) ?? [];
+      for (const { index, data } of content.events ?? []) {
+        const event = storedEvents[index];
+        if (event) storedEvents[index] = { ...event, data: structuredClone(data) };
+      }
+    },
+    async deleteSessionsBefore(before, options = {}) {
+      const keep = new Set(options.keep);
+      const old = [...sessions.values()]
+        .filter((s) => !keep.has(s.id) && Date.parse(agedFrom(s)) < before.getTime())
+        .sort((a, b) => Date.parse(agedFrom(a)) - Date.parse(agedFrom(b)) || (a.id < b.id ? -1 : 1))
+        .slice(0, deleteLimit(options))
+        .map((s) => s.id);
+      for (const id of old) {
+        sessions.delete(id);
+        segments.delete(id);
+        events.delete(id);
+      }
+      return old;
     },
     async ping() {},
     async close() {

@@ -1,4 +1,5 @@
 import { EarshotError } from '@earshot/protocol';
+import { AGED_FROM_SQL, deleteLimit } from './session-age.js';
 import { decodeCursor, pageSize, toPage } from './session-cursor.js';
 import type {
   SessionQuery,
@@ -206,6 +207,56 @@ export function createSqlStore(driver: SqlDriver): Store {
           toEvent,
         ),
       ),
+    replaceContent: (sessionId, content) =>
+      run('replaceContent', async () => {
+        for (const s of content.segments ?? []) {
+          await driver.execute(
+            'UPDATE segments SET text = ?, words = ? WHERE session_id = ? AND segment_id = ?',
+            [s.text, JSON.stringify(s.words), sessionId, s.segmentId],
+          );
+        }
+        if (!content.events?.length) return;
+        // Callers know an event by its position; the row's own id is what an update can name.
+        const ids = (
+          await rows('SELECT id FROM events WHERE session_id = ? ORDER BY id', [sessionId])
+        ).map((row) => row.id);
+        for (const { index, data } of content.events) {
+          const id = ids[index];
+          if (id === undefined) continue;
+          await driver.execute('UPDATE events SET data = ? WHERE id = ?', [
+            JSON.stringify(data),
+            id,
+          ]);
+        }
+      }),
+    deleteSessionsBefore: (before, options = {}) =>
+      run('deleteSessionsBefore', async () => {
+        const cutoff = before.toISOString();
+        const keep = [...new Set(options.keep)];
+        const notKept = keep.length > 0 ? ` AND id NOT IN (${keep.map(() => '?').join(', ')})` : '';
+        const ids = (
+          await rows(
+            `SELECT id FROM sessions WHERE ${AGED_FROM_SQL} < ?${notKept}
+             ORDER BY ${AGED_FROM_SQL}, id LIMIT ${deleteLimit(options)}`,
+            [cutoff, ...keep],
+          )
+        ).map((row) => String(row.id));
+        if (ids.length === 0) return [];
+        const list = ids.map(() => '?').join(', ');
+        // The age is checked again as the rows go: a session that started or ended since the
+        // select (a resumed one) is no longer old. Segments and events go by ON DELETE CASCADE.
+        const { changes } = await driver.execute(
+          `DELETE FROM sessions WHERE id IN (${list}) AND ${AGED_FROM_SQL} < ?`,
+          [...ids, cutoff],
+        );
+        if (changes === ids.length) return ids;
+        const kept = new Set(
+          (await rows(`SELECT id FROM sessions WHERE id IN (${list})`, ids)).map((row) =>
+            String(row.id),
+          ),
+        );
+        return ids.filter((id) => !kept.has(id));
+      }),
     ping: () =>
       run('ping', async () => {
         await driver.execute('SELECT 1');

@@ -93,7 +93,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     const DatabaseClass = sqlite.Database ?? sqlite.default?.Database;
     if (!DatabaseClass) throw new Error('node-sqlite3-wasm exports no Database');
     db = new DatabaseClass(path);
-    db.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+    // secure_delete: SQLite otherwise leaves deleted and overwritten rows in the file's free
+    // pages, where a transcript removed by retention, or sealed by re-encryption, could still be
+    // read from the file.
+    db.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;');
     migrate(db);
   } catch (error) {
     throw new EarshotError('store_error', `cannot open SQLite store at ${path}: ${String(error)}`, {

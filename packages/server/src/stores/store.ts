@@ -77,6 +77,32 @@ export interface SessionQuery {
   readonly cursor?: string;
 }
 
+/** Options of {@link Store.deleteSessionsBefore}. */
+export interface DeleteSessionsOptions {
+  /**
+   * Ids never to delete, whatever their times: the sessions live now. A session that is still
+   * running has no `endedAt`, so only its start could make it look old.
+   */
+  readonly keep?: Iterable<string>;
+  /** At most this many sessions per call (1–1000). Default 500. */
+  readonly limit?: number;
+}
+
+/**
+ * New content for what a session already has stored, for {@link Store.replaceContent}: each
+ * entry names a stored segment (by `segmentId`) or event (by its position in
+ * {@link Store.getEvents}, from 0) and what its content becomes.
+ */
+export interface ContentReplacement {
+  /** Segments by `segmentId`, with their new `text` and `words`. */
+  readonly segments?: readonly Pick<StoredSegment, 'segmentId' | 'text' | 'words'>[];
+  /** Events by position, with their new `data`. */
+  readonly events?: readonly {
+    readonly index: number;
+    readonly data: StoredEvent['data'];
+  }[];
+}
+
 /** One page of {@link Store.listSessions}, newest first. */
 export interface SessionPage {
   readonly sessions: SessionRecord[];
@@ -112,6 +138,22 @@ export interface Store {
   appendEvent(sessionId: string, event: StoredEvent): Promise<void>;
   /** The session's events in the order they were stored. */
   getEvents(sessionId: string): Promise<StoredEvent[]>;
+  /**
+   * Replaces the content of stored segments (`text`, `words`) and events (`data`) of a session
+   * in place, leaving their ids, times and order as they were; an entry that names nothing
+   * stored is skipped. Segments and events are never changed once stored otherwise, so this
+   * cannot undo a concurrent write: it is how values are re-encrypted under a new key while
+   * sessions go on (see `encryptStore`).
+   */
+  replaceContent(sessionId: string, content: ContentReplacement): Promise<void>;
+  /**
+   * Deletes sessions, with their segments and events, that ended before `before`, and those
+   * that never ended whose start (`startedAt`, else `createdAt`) is before it, except the ids
+   * in `options.keep`. Oldest first, at most `options.limit` per call; resolves the ids it
+   * deleted, so a caller repeats until fewer than the limit come back. The retention sweeper
+   * runs it.
+   */
+  deleteSessionsBefore(before: Date, options?: DeleteSessionsOptions): Promise<string[]>;
   /** Resolves when the store answers; rejects with `store_error` when it does not. */
   ping(): Promise<void>;
   /** Releases the store's resources. */
@@ -122,3 +164,5 @@ export interface Store {
 export const DEFAULT_PAGE_SIZE = 100;
 /** Most sessions in one page of {@link Store.listSessions}. */
 export const MAX_PAGE_SIZE = 1000;
+/** Sessions one call of {@link Store.deleteSessionsBefore} deletes when it names no limit. */
+export const DEFAULT_DELETE_BATCH = 500;

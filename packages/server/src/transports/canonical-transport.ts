@@ -1,14 +1,18 @@
 import { type ClientMessage, parseClientMessage } from '@earshot/protocol';
 import type { WebSocket } from 'ws';
+import { droppable, type OutboundLimits, sendBounded } from '../security/outbound-gate.js';
 import type { Session } from '../session/session.js';
 import type { SessionPeer } from '../session/session-peer.js';
 import { frameBytes } from './frame-bytes.js';
 
-/** A {@link SessionPeer} that writes protocol v1 messages as JSON text frames. */
-export function canonicalPeer(socket: WebSocket): SessionPeer {
+/**
+ * A {@link SessionPeer} that writes protocol v1 messages as JSON text frames; a client that
+ * reads too slowly loses interims first and is closed (1013) before memory grows unbounded.
+ */
+export function canonicalPeer(socket: WebSocket, outbound?: OutboundLimits): SessionPeer {
   return {
     send(message) {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+      sendBounded(socket, JSON.stringify(message), droppable(message), outbound);
     },
     close(code, reason) {
       if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {

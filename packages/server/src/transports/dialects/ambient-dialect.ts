@@ -234,7 +234,7 @@ class AmbientConnection {
     private readonly options: AmbientDialectOptions,
     own: { id?: string; minted?: Metadata; gone: () => void; request: IncomingMessage },
   ) {
-    this.wire = new DialectSocket(ws, (message) => this.translate(message));
+    this.wire = new DialectSocket(ws, (message) => this.translate(message), host.outbound);
     this.session = host.openSession({
       id: own.id,
       peer: this.wire.peer,

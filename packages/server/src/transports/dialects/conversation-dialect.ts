@@ -135,7 +135,7 @@ class ConversationConnection {
     request: IncomingMessage,
   ) {
     this.conversationId = admission.conversationId;
-    this.wire = new DialectSocket(ws, (message) => this.translate(message));
+    this.wire = new DialectSocket(ws, (message) => this.translate(message), host.outbound);
     this.session = host.openSession({
       id: admission.sessionId,
       peer: this.wire.peer,

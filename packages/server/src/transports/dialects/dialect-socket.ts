@@ -9,6 +9,7 @@ import {
   StartMessageSchema,
 } from '@earshot/protocol';
 import type { WebSocket } from 'ws';
+import { droppable, type OutboundLimits, sendBounded } from '../../security/outbound-gate.js';
 import type { Session } from '../../session/session.js';
 import type { SessionPeer } from '../../session/session-peer.js';
 import { frameBytes } from '../frame-bytes.js';
@@ -69,14 +70,18 @@ export class DialectSocket {
   constructor(
     readonly socket: WebSocket,
     translate: DialectTranslation,
+    private readonly outbound?: OutboundLimits,
   ) {
     this.peer = {
       // A dialect's frontend cannot resume: when it leaves, the session ends keeping its words.
       resumable: false,
       send: (message) => {
+        // Always translated (a dialect may keep state from it); dropped at the wire, if at all.
         const out = translate(message);
         if (out === undefined) return;
-        for (const value of Array.isArray(out) ? out : [out]) this.send(value);
+        for (const value of Array.isArray(out) ? out : [out]) {
+          sendBounded(this.socket, JSON.stringify(value), droppable(message), this.outbound);
+        }
       },
       close: (code, reason) => this.close(code, reason),
     };
@@ -87,9 +92,9 @@ export class DialectSocket {
     return this.socket.readyState === this.socket.OPEN;
   }
 
-  /** Sends one JSON text frame, if the connection is open. */
+  /** Sends one JSON text frame, if the connection is open (and reads fast enough). */
   send(value: unknown): void {
-    if (this.open) this.socket.send(JSON.stringify(value));
+    sendBounded(this.socket, JSON.stringify(value), false, this.outbound);
   }
 
   /** Closes the connection (a no-op once closed). */

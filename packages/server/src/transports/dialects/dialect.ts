@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger, Metadata } from '@earshot/protocol';
 import type { Responder } from '../../replies/responder.js';
 import type { UpgradeAcceptor } from '../../security/connection-guard.js';
+import type { OutboundLimits } from '../../security/outbound-gate.js';
 import type { Session } from '../../session/session.js';
 import type { SessionLimitOptions } from '../../session/session-limits.js';
 import type { SessionPeer } from '../../session/session-peer.js';
@@ -74,6 +75,8 @@ export interface DialectHost {
   claimSessionId(id: string): Promise<'free' | 'taken' | { minted: Metadata }>;
   /** Whether `req` may use admin routes (the server's `adminAuth`); dialect REST routes that end or broadcast ask it. */
   adminAllowed(req: IncomingMessage): Promise<boolean>;
+  /** What may wait in a connection's send buffer (pass it to {@link DialectSocket}). */
+  readonly outbound: OutboundLimits;
   /** The server's reply loop, where one is configured (`responder` option). */
   readonly responder: Responder | undefined;
 }

@@ -86,7 +86,7 @@ class SttStreamConnection {
       },
       { quietMs: options.utteranceQuietMs },
     );
-    this.wire = new DialectSocket(ws, (message) => this.translate(message));
+    this.wire = new DialectSocket(ws, (message) => this.translate(message), host.outbound);
     this.session = host.openSession({ peer: this.wire.peer, metadata: {}, request });
     this.wire.listen({
       json: (value) => this.control(value),

@@ -108,7 +108,7 @@ class VoiceAgentConnection {
     clientId: string,
     request: IncomingMessage,
   ) {
-    this.wire = new DialectSocket(ws, (message) => this.translate(message));
+    this.wire = new DialectSocket(ws, (message) => this.translate(message), host.outbound);
     this.session = host.openSession({
       peer: this.wire.peer,
       metadata: { clientId },
