@@ -13,6 +13,7 @@ import {
   DialectSocket,
   type DialectStreamOptions,
   decodeUriPart,
+  describeJson,
   startTransportSession,
 } from './dialect-socket.js';
 
@@ -355,7 +356,7 @@ class AmbientConnection {
       default:
         this.wire.send({
           type: 'error',
-          message: `Unknown message type: ${typeof type === 'string' ? type : JSON.stringify(type ?? null)}`,
+          message: `Unknown message type: ${typeof type === 'string' ? type : describeJson(type ?? null)}`,
         });
     }
   }

@@ -130,7 +130,13 @@ export class DialectSocket {
         handlers.invalid(new EarshotError('invalid_json', 'a text frame was not valid JSON'));
         return;
       }
-      handlers.json(value);
+      // A dialect's handler that throws would take the process down (nothing catches a throw
+      // from a `ws` listener): the frontend gets the dialect's error instead.
+      try {
+        handlers.json(value);
+      } catch {
+        handlers.invalid(new EarshotError('invalid_message', 'the message could not be handled'));
+      }
     });
     this.socket.on('close', leave);
     this.socket.on('error', leave);
@@ -163,6 +169,18 @@ export function startTransportSession(
   }
   void session.start(message.data);
   return true;
+}
+
+/**
+ * A JSON value named for an error message, safely: a short string is quoted, anything else is
+ * named by its kind. A frontend's value may be nested thousands deep or carry a `toString`
+ * that is not a function; neither `String()` nor `JSON.stringify` can be trusted with it.
+ */
+export function describeJson(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return `${value}`;
+  return Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
 }
 
 /** A JSON value as a plain object, or `undefined` when it is not one. */

@@ -14,6 +14,7 @@ import {
   asRecord,
   DialectSocket,
   type DialectStreamOptions,
+  describeJson,
   startTransportSession,
 } from './dialect-socket.js';
 import { sniffAudioFormat } from './sniff-audio.js';
@@ -136,7 +137,7 @@ class SttStreamConnection {
         this.error(
           action === undefined
             ? 'expected {"action": "configure" | "stop"}'
-            : `unknown action "${String(action)}"`,
+            : `unknown action ${describeJson(action)}`,
         );
     }
   }
@@ -208,20 +209,25 @@ const ENCODINGS: Readonly<Record<string, AudioFormat['encoding']>> = {
 export function parseAudioFormat(raw: unknown): AudioFormat | string {
   const given = asRecord(raw);
   if (!given) return 'configure needs "audio_format": {"encoding", "sample_rate", "channels"}';
-  const name = String(given.encoding ?? given.mimeType ?? 'linear16')
-    .toLowerCase()
-    .replace(/\s+/g, '');
+  const named = given.encoding ?? given.mimeType ?? 'linear16';
+  if (typeof named !== 'string') return `unsupported encoding ${describeJson(named)}`;
+  const name = named.toLowerCase().replace(/\s+/g, '');
   const encoding = ENCODINGS[name];
   if (!encoding) return `unsupported encoding "${name}"`;
   const opus = encoding === 'webm-opus' || encoding === 'ogg-opus';
   const candidate = {
     encoding,
-    sampleRate: Number(given.sample_rate ?? given.sampleRate ?? (opus ? 48000 : 16000)),
-    channels: Number(given.channels ?? 1),
+    sampleRate: numeric(given.sample_rate ?? given.sampleRate ?? (opus ? 48000 : 16000)),
+    channels: numeric(given.channels ?? 1),
   };
   const parsed = AudioFormatSchema.safeParse(candidate);
   if (!parsed.success) {
     return `unsupported audio_format: sample_rate ${candidate.sampleRate}, channels ${candidate.channels}`;
   }
   return parsed.data;
+}
+
+/** A number given as a number or a numeric string; `NaN` for anything else (never a throw). */
+function numeric(value: unknown): number {
+  return typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
 }

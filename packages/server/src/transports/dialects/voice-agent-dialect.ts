@@ -24,6 +24,7 @@ import {
   DialectSocket,
   type DialectStreamOptions,
   decodeUriPart,
+  describeJson,
   startTransportSession,
 } from './dialect-socket.js';
 import { type CollectedUtterance, UtteranceCollector } from './utterance-collector.js';
@@ -161,7 +162,7 @@ class VoiceAgentConnection {
         this.wire.send({ type: 'pong', timestamp: new Date().toISOString() });
         return;
       default:
-        this.error(`Unknown message type: ${JSON.stringify(message?.type ?? null)}`);
+        this.error(`Unknown message type: ${describeJson(message?.type ?? null)}`);
     }
   }
 
