@@ -48,7 +48,7 @@ export class EarshotError extends Error {
   /** Wraps anything thrown into an {@link EarshotError}, keeping one that already is. */
   static from(value: unknown, code: ErrorCode = 'internal', fatal = false): EarshotError {
     if (EarshotError.isInstance(value)) return value;
-    const message = value instanceof Error ? value.message : String(value);
+    const message = value instanceof Error ? value.message : describeThrown(value);
     return new EarshotError(code, message, { cause: value, fatal });
   }
 
@@ -65,5 +65,22 @@ export class EarshotError extends Error {
   /** The error as it travels in an `error` message. */
   toWire(): { type: 'error'; code: ErrorCode; message: string; fatal: boolean } {
     return { type: 'error', code: this.code, message: this.message, fatal: this.fatal };
+  }
+}
+
+/**
+ * What was thrown, as text. `String()` itself throws for a value with no usable `toString`
+ * (an object without a prototype, or one whose `toString` throws): wrapping must not.
+ */
+function describeThrown(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      // A proxy whose every trap throws.
+      return 'a thrown value that cannot be shown';
+    }
   }
 }

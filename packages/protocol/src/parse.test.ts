@@ -76,6 +76,14 @@ describe('parseClientMessage', () => {
     const result = parseClientMessage(JSON.stringify({ type: 'x'.repeat(10_000) }));
     expect(!result.ok && result.error.message.length).toBeLessThan(200);
   });
+
+  it('does not echo a huge key back in full when it names the failing field', () => {
+    const key = 'k'.repeat(100_000);
+    const result = parseClientMessage(JSON.stringify({ ...start, metadata: { [key]: {} } }));
+    expect(!result.ok && result.error.code).toBe('invalid_message');
+    expect(!result.ok && result.error.message).toContain(`metadata.${'k'.repeat(40)}…`);
+    expect(!result.ok && result.error.message.length).toBeLessThan(200);
+  });
 });
 
 describe('parseServerMessage', () => {
@@ -133,5 +141,22 @@ describe('EarshotError', () => {
     expect(EarshotError.from(own)).toBe(own);
     const wrapped = EarshotError.from('boom', 'provider_error');
     expect(wrapped).toMatchObject({ code: 'provider_error', message: 'boom', fatal: false });
+  });
+
+  it('wraps throwables that cannot be turned into a string, without throwing itself', () => {
+    const bare = Object.create(null);
+    expect(EarshotError.from(bare)).toMatchObject({ code: 'internal', message: '[object Object]' });
+    expect(EarshotError.from({ toString: 1 }).cause).toEqual({ toString: 1 });
+    const hostile = {
+      toString() {
+        throw new Error('no');
+      },
+    };
+    expect(EarshotError.from(hostile, 'provider_error').code).toBe('provider_error');
+    const trap = () => {
+      throw new Error('no');
+    };
+    const proxy = new Proxy({}, { get: trap, getPrototypeOf: () => null });
+    expect(EarshotError.from(proxy).message).toBe('a thrown value that cannot be shown');
   });
 });

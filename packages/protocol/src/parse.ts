@@ -40,7 +40,7 @@ function parseWith<T>(
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    const where = issue && issue.path.length > 0 ? ` at ${shownPath(issue.path)}` : '';
     return {
       ok: false,
       error: new EarshotError(
@@ -50,6 +50,16 @@ function parseWith<T>(
     };
   }
   return { ok: true, message: parsed.data };
+}
+
+// A path names the failing field; its keys come from the frame and may be of any length.
+function shownPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key) => {
+      const name = String(key);
+      return name.length > 40 ? `${name.slice(0, 40)}…` : name;
+    })
+    .join('.');
 }
 
 /**

@@ -48,6 +48,35 @@ describe('readWavHeader', () => {
     expect(readWavHeader(file.subarray(0, 56))).toMatchObject({ complete: true, dataOffset: 56 });
   });
 
+  it('waits for the real format tag of a WAVE_FORMAT_EXTENSIBLE header cut anywhere', () => {
+    const fmt = Buffer.alloc(48);
+    fmt.write('fmt ', 0, 'ascii');
+    fmt.writeUInt32LE(40, 4);
+    fmt.writeUInt16LE(0xfffe, 8);
+    fmt.writeUInt16LE(1, 10);
+    fmt.writeUInt32LE(16000, 12);
+    fmt.writeUInt32LE(32000, 16);
+    fmt.writeUInt16LE(2, 20);
+    fmt.writeUInt16LE(16, 22);
+    fmt.writeUInt16LE(22, 24);
+    fmt.writeUInt16LE(16, 26);
+    fmt.writeUInt32LE(4, 28);
+    fmt.writeUInt16LE(1, 32); // the sub-format GUID starts with the real tag: PCM
+    const file = Buffer.concat([
+      Buffer.from('RIFF\0\0\0\0WAVE', 'binary'),
+      fmt,
+      Buffer.from('data\0\0\0\0', 'binary'),
+    ]);
+    for (let n = 0; n < file.byteLength; n++)
+      expect(readWavHeader(file.subarray(0, n))).toEqual({ complete: false });
+    expect(readWavHeader(file)).toEqual({
+      complete: true,
+      format: { encoding: 'pcm16', sampleRate: 16000, channels: 1 },
+      dataOffset: 68,
+      dataBytes: undefined,
+    });
+  });
+
   it('refuses a stream that is not RIFF/WAVE with invalid_audio', () => {
     expect(() => readWavHeader(Buffer.from('OggS and more bytes here'))).toThrow(
       expect.objectContaining({ code: 'invalid_audio' }),

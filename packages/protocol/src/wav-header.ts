@@ -49,7 +49,8 @@ export function readWavHeader(bytes: Uint8Array): WavHeader {
     const body = offset + 8;
     if (id === 'fmt ') {
       if (size < 16) throw new EarshotError('invalid_audio', 'WAV fmt chunk is too short');
-      if (body + 16 > bytes.byteLength) return { complete: false };
+      // WAVE_FORMAT_EXTENSIBLE (40 bytes or more) keeps its real format tag at byte 24.
+      if (body + (size >= 40 ? 26 : 16) > bytes.byteLength) return { complete: false };
       format = readFmt(view, body, size);
     } else if (id === 'data') {
       if (!format) throw new EarshotError('invalid_audio', 'WAV data chunk comes before fmt');

@@ -348,6 +348,8 @@ export class WebmDemuxer {
       while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.level >= level) {
         this.closeMaster();
       }
+      // Closing Tracks chooses the track, which fails a stream without Opus: nothing follows.
+      if (this.failed) return;
     }
     const parent = this.stack[this.stack.length - 1];
     if (!this.fits(id, parent)) {
@@ -476,6 +478,7 @@ export class WebmDemuxer {
     } else if (id === ID_CLUSTER) {
       // Tracks must come before the first Cluster; choose now if it did not close yet.
       if (this.opusTrack === undefined) this.chooseTrack();
+      if (this.failed) return;
       this.events.cluster?.(this.elementStart);
     } else if (id === ID_BLOCK_GROUP) {
       this.groupStart = this.elementStart;

@@ -39,7 +39,7 @@ const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 /**
  * Decodes raw Opus packets (as a demuxer extracts them) to PCM16 mono little-endian (48 kHz
  * unless told otherwise) with libopus in WebAssembly, delivering to `sink.data`. Stereo is
- * averaged to mono; the header's pre-skip and output gain are applied.
+ * mixed down to mono by libopus; the header's pre-skip and output gain are applied.
  *
  * Decoder states live in the process's shared libopus instances ({@link OpusWasmHeapPool}):
  * a session costs one ~40 KB state, not an instance of its own. When no instance has room
@@ -63,9 +63,11 @@ export class OpusPacketDecoder {
     options: OpusPacketDecoderOptions = {},
     private readonly pool: OpusWasmHeapPool = opusWasmHeaps,
   ) {
-    // Family 0 only (mono/stereo); libopus also decodes a stereo packet into a mono decoder
-    // and the reverse, so a channel count that changes mid-stream still decodes.
-    const channels = head.channels >= 2 ? 2 : 1;
+    // Family 0 only (mono/stereo), always decoded by a mono state: libopus mixes a stereo
+    // packet down itself. A stereo state is never made: opus-decoder 0.7's stereo path writes
+    // past its buffers, which in a heap shared by every session corrupted the others' decoders
+    // (found by fuzzing; see opus-packet-decoder.test.ts).
+    const channels = 1;
     this.gain = 10 ** ((head.outputGainDb ?? 0) / 20);
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     const sampleRate = options.outputSampleRate ?? OPUS_SAMPLE_RATE;

@@ -271,7 +271,11 @@ class AmbientConnection {
         this.session.audio(bytes);
         this.cutLongUtterance();
       },
-      invalid: () => this.wire.send({ type: 'error', message: 'Invalid JSON message' }),
+      invalid: (error) =>
+        this.wire.send({
+          type: 'error',
+          message: error.code === 'invalid_json' ? 'Invalid JSON message' : error.message,
+        }),
       gone: () => {
         own.gone();
         this.session.peerGone(this.wire.peer);

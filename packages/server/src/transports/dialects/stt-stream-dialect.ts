@@ -213,7 +213,7 @@ export function parseAudioFormat(raw: unknown): AudioFormat | string {
   if (typeof named !== 'string') return `unsupported encoding ${describeJson(named)}`;
   const name = named.toLowerCase().replace(/\s+/g, '');
   const encoding = ENCODINGS[name];
-  if (!encoding) return `unsupported encoding "${name}"`;
+  if (!encoding) return `unsupported encoding ${describeJson(name)}`;
   const opus = encoding === 'webm-opus' || encoding === 'ogg-opus';
   const candidate = {
     encoding,

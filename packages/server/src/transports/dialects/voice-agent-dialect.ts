@@ -133,7 +133,8 @@ class VoiceAgentConnection {
       json: (value) => this.control(value),
       // Not the seed's wire, but what a frontend sending raw audio would do.
       binary: (bytes) => this.feed(bytes),
-      invalid: () => this.error('Invalid JSON message'),
+      invalid: (error) =>
+        this.error(error.code === 'invalid_json' ? 'Invalid JSON message' : error.message),
       gone: () => {
         this.utterances.dispose();
         this.replies?.close();

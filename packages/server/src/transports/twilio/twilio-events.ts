@@ -100,18 +100,31 @@ export function parseTwilioFrame(
   }
   const name = (raw as { event?: unknown } | null)?.event;
   if (typeof name !== 'string' || !KNOWN_EVENTS.has(name)) {
-    return { ok: false, problem: 'unknown_event', detail: `event ${JSON.stringify(name)}` };
+    return { ok: false, problem: 'unknown_event', detail: `event ${shown(name)}` };
   }
   const parsed = TwilioEventSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    const path = issue?.path.map((key) => clip(String(key))).join('.');
     return {
       ok: false,
       problem: 'malformed',
-      detail: `${name}: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+      detail: `${name}: ${path || '(root)'}: ${issue?.message}`,
     };
   }
   return { ok: true, event: parsed.data };
+}
+
+// A value from the frame, for a log line: bounded, and never `JSON.stringify` of something
+// nested thousands of levels deep, which throws.
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(clip(value));
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'array' : 'object';
+  return String(value);
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 /** Strict base64 (Twilio's payloads): what `Buffer.from` would silently skip is refused. */
