@@ -39,6 +39,7 @@ export {
   DEFAULT_CONNECTION_LIMITS,
   type UpgradeAcceptor,
 } from './security/connection-guard.js';
+export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from './security/outbound-gate.js';
 export { type ServerEventMap, ServerEvents } from './server-events.js';
 export type { CommandContext, CommandOptions } from './session/command-runner.js';
 export type { Session, SessionDeps, SessionEndReason } from './session/session.js';

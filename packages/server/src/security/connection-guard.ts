@@ -61,6 +61,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimitOptions = Object.freeze({
 
 /** Accepts WebSocket upgrades: what transports are given instead of the `ws` server itself. */
 export interface UpgradeAcceptor {
+  /** Completes the upgrade on `socket` and hands the accepted WebSocket to `accepted`. */
   handleUpgrade(
     req: IncomingMessage,
     socket: Duplex,
