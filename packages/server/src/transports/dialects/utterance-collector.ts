@@ -1,5 +1,8 @@
 import type { ServerMessageInput } from '@earshot/protocol';
 
+// A final ending this close to a cut leaves at most the speaker's trailing silence undecoded.
+const CLOSE_TO_CUT_SECONDS = 1.5;
+
 /** One utterance: the finals said in it, and their text joined. */
 export interface CollectedUtterance {
   readonly text: string;
@@ -57,6 +60,8 @@ export class UtteranceCollector {
         this.pending = true;
         // Speech goes on: a pause has not ended the utterance yet.
         if (this.endsOn === 'pause') this.clearTimer();
+        // The provider is still working through audio before the cut: give it time again.
+        else if (this.awaitingCut) this.arm(this.options.cutDeadlineMs ?? 3000);
         return;
       }
       this.pending = false;
@@ -74,7 +79,11 @@ export class UtteranceCollector {
       } else if (this.awaitingCut) {
         // A final from after the cut: the provider is past it, so the cut utterance is whole.
         if (start >= this.cutAt) this.flush();
-        else this.arm(this.options.cutSettleMs ?? 400);
+        // Close to the cut: at most silence is left. Further from it (a whole utterance sent at
+        // once, a slow engine), more of it may still be decoding.
+        else if (this.cutAt - (message.end ?? 0) <= CLOSE_TO_CUT_SECONDS) {
+          this.arm(this.options.cutSettleMs ?? 400);
+        } else this.arm(this.options.cutDeadlineMs ?? 3000);
       }
       return;
     }
