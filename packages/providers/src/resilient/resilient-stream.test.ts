@@ -229,6 +229,41 @@ describe('the resilient layer', () => {
     expect(out.errors).toEqual([]);
   });
 
+  it('closes its upstream while the client is away, and hears the cut utterance whole from a new one when audio comes again', async () => {
+    const fake = new FakeProvider('fake');
+    const { stream, out } = await start(fake);
+    for (let n = 0; n < 6; n++) stream.write(block(n)); // one final, then half an utterance
+    stream.suspend();
+    expect(fake.streams[0]!.closed).toBe(true);
+    expect(fake.streams.length).toBe(1); // nothing opens while no audio comes
+    for (let n = 6; n < 12; n++) stream.write(block(n)); // the client is back
+    await tick(50);
+    expect(fake.streams.length).toBe(2);
+    await stream.end();
+    expect(spokenWords(out.finals)).toEqual(expectedWords(12));
+    expect(stream.stats).toMatchObject({ suspensions: 1, reconnects: 0 });
+    expect(out.errors).toEqual([]);
+  });
+
+  it('ending while suspended opens an upstream only for the audio not yet final', async () => {
+    const fake = new FakeProvider('fake');
+    const { stream, out } = await start(fake);
+    for (let n = 0; n < 6; n++) stream.write(block(n));
+    stream.suspend();
+    await stream.end(); // the client never came back
+    expect(spokenWords(out.finals)).toEqual(expectedWords(6));
+    expect(fake.streams.length).toBe(2);
+
+    const settled = new FakeProvider('fake');
+    const quiet = await start(settled);
+    for (let n = 0; n < 4; n++) quiet.stream.write(block(n)); // every word final
+    await tick(10);
+    quiet.stream.suspend();
+    await quiet.stream.end();
+    expect(settled.streams.length).toBe(1);
+    expect(spokenWords(quiet.out.finals)).toEqual(expectedWords(4));
+  });
+
   it('retries an unreachable provider with backoff, then fails over when its budget is spent', async () => {
     const primary = new FakeProvider('primary');
     const secondary = new FakeProvider('secondary');
@@ -349,6 +384,17 @@ describe('the resilient layer', () => {
     expect(stream.stats.reconnects).toBe(1);
     await stream.end();
     expect(spokenWords(out.finals)).toEqual(expectedWords(2));
+  });
+
+  it('leaves alone an upstream that is only kept alive while no audio comes (a client away)', async () => {
+    const fake = new FakeProvider('fake', { idleTimeoutSeconds: 0.3 });
+    const { stream } = await start(fake, { stallTimeoutSeconds: 0.6 });
+    for (let n = 0; n < 2; n++) stream.write(block(n)); // an utterance open
+    fake.live!.silent = true;
+    await tick(1500); // keepalives go, no audio: nothing for the upstream to answer
+    expect(fake.live!.keepAlives).toBeGreaterThanOrEqual(2);
+    expect(stream.stats.reconnects).toBe(0);
+    expect(fake.streams.length).toBe(1);
   });
 });
 

@@ -45,6 +45,8 @@ export interface ResilientStreamStats {
   reconnects: number;
   failovers: number;
   rollovers: number;
+  /** Times the upstream was closed by {@link ResilientStream.suspend} (its client away). */
+  suspensions: number;
   /** Seconds of audio written again to a new upstream. */
   replayedSeconds: number;
   /** For each reconnect: ms from the failure to the new upstream having its replay. */
@@ -72,7 +74,10 @@ interface Upstream {
   readonly slot: number;
   readonly stream: SttStream;
   clock: UpstreamClock;
+  /** Anything written: audio, replay, keepalive or spliced silence. */
   lastWriteMs: number;
+  /** The client's audio written (live or replayed), which a working upstream answers. */
+  lastAudioMs: number;
   lastEventMs: number;
   openSegment: boolean;
   draining: boolean;
@@ -113,7 +118,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
   private held: Array<() => void> = [];
   private slot = 0;
   private serial = 0;
-  private state: 'open' | 'recovering' | 'ending' | 'closed' = 'open';
+  private state: 'open' | 'suspended' | 'recovering' | 'ending' | 'closed' = 'open';
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly sleeps = new Set<{
     timer: ReturnType<typeof setTimeout>;
@@ -150,6 +155,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       reconnects: 0,
       failovers: 0,
       rollovers: 0,
+      suspensions: 0,
       replayedSeconds: 0,
       reconnectGapsMs: [],
       finalLatenciesMs: [],
@@ -183,6 +189,10 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     const now = Date.now();
     this.firstWriteMs ??= now;
     const seconds = this.audio.push(chunk, now);
+    if (this.state === 'suspended') {
+      this.reopen(); // its replay carries this chunk
+      return;
+    }
     const up = this.current;
     if (up === undefined || this.state === 'recovering') return; // the replay will carry it
     this.send(up, chunk, seconds, now);
@@ -197,10 +207,38 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
   async end(): Promise<void> {
     if (this.state === 'closed') return this.closed;
     if (this.state === 'ending') return this.closed;
-    const recovering = this.state === 'recovering';
+    const was = this.state;
     this.state = 'ending';
-    if (!recovering) void this.finish();
+    if (was === 'open') void this.finish();
+    // Audio since the last final is still to be heard: an upstream opens for it, then ends.
+    else if (was === 'suspended') {
+      if (this.audio.seconds > this.replayStart()) this.reopen();
+      else this.close();
+    }
     return this.closed;
+  }
+
+  /**
+   * Closes the upstream while no audio will come for a while (the client went away), keeping
+   * the audio since the last final. The next `write` (or `end`) opens a new upstream and
+   * replays that audio first, so an utterance cut by the absence is heard whole and no
+   * provider connection stays open for a client that is not there. Finals the closed upstream
+   * still owed come from the new one.
+   */
+  suspend(): void {
+    if (this.state !== 'open') return;
+    const up = this.current;
+    this.current = undefined;
+    for (const gone of [up, this.next]) {
+      if (gone === undefined) continue;
+      gone.stream.removeAllListeners();
+      gone.stream.abort('client away');
+    }
+    this.next = undefined;
+    if (up) this.joiner.upstreamLost();
+    this.state = 'suspended';
+    this.stats.suspensions++;
+    this.logger.debug({}, 'upstream closed while the client is away');
   }
 
   abort(reason?: unknown): void {
@@ -275,6 +313,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       stream,
       clock: new UpstreamClock(start),
       lastWriteMs: now,
+      lastAudioMs: now,
       lastEventMs: now,
       openSegment: false,
       draining: false,
@@ -298,6 +337,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     up.clock = new UpstreamClock(replay.start);
     up.clock.advance(replay.seconds);
     up.lastWriteMs = Date.now();
+    up.lastAudioMs = up.lastWriteMs;
     this.stats.replayedSeconds += replay.seconds;
   }
 
@@ -428,11 +468,25 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       this.giveUp(EarshotError.from(failure, 'provider_error'));
       return;
     }
+    this.stats.reconnects++;
+    this.takeOver(up, wasEnding);
+  }
+
+  /** Opens a new upstream for a suspended stream (audio came, or it ends). */
+  private reopen(): void {
+    if (this.state === 'suspended') this.state = 'recovering';
+    this.connect().then(
+      (up) => this.takeOver(up, false),
+      (failure: unknown) => this.giveUp(EarshotError.from(failure, 'provider_error')),
+    );
+  }
+
+  /** A new upstream replaces the lost or closed one: it hears the audio since the last final. */
+  private takeOver(up: Upstream, wasEnding: boolean): void {
     if (this.state === 'closed') {
       up.stream.abort('closed');
       return;
     }
-    this.stats.reconnects++;
     this.current = up;
     this.replay(up);
     const ending = wasEnding || this.state === 'ending';
@@ -516,7 +570,9 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       if (silentFor >= every) this.sendKeepAlive(up, silentFor, now);
     }
     const stallMs = this.settings.stallTimeoutSeconds * 1000;
-    if (up.openSegment && now - up.lastEventMs > stallMs && now - up.lastWriteMs < stallMs) {
+    // Stalled: audio went in lately and nothing came back for long. Keepalives do not count as
+    // audio: an upstream kept alive while its client is away has nothing to answer.
+    if (up.openSegment && now - up.lastEventMs > stallMs && now - up.lastAudioMs < stallMs) {
       this.upstreamFailed(
         up,
         new EarshotError('provider_error', 'the provider stopped answering', {
@@ -547,6 +603,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     up.stream.write(chunk);
     up.clock.advance(seconds);
     up.lastWriteMs = now;
+    up.lastAudioMs = now;
   }
 
   // ---- ending -----------------------------------------------------------------------------

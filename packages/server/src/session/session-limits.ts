@@ -10,7 +10,8 @@ export interface SessionLimitOptions extends SessionLimits {
   readonly stopTimeoutSeconds: number;
   /**
    * Seconds a session outlives a connection that dropped without `stop`, waiting for the
-   * client to resume it (`start.resume`): the provider stream stays open and finals are kept.
+   * client to resume it (`start.resume`): finals and the audio since the last final are kept;
+   * the provider connection closes meanwhile and opens again when audio comes back.
    * 0 ends the session with its connection.
    */
   readonly resumeGraceSeconds: number;

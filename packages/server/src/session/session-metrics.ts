@@ -1,4 +1,5 @@
 import type { LatencyFigures, SessionMetrics } from '@earshot/protocol';
+import { ArrivalTimeline } from './arrival-timeline.js';
 
 export type { LatencyFigures, SessionMetrics };
 
@@ -7,9 +8,6 @@ export interface ProviderStreamFigures {
   readonly reconnects: number;
   readonly replayedSeconds: number;
 }
-
-// Enough history to time a final whose audio ended this many seconds of audio ago.
-const ARRIVAL_HISTORY_SECONDS = 300;
 
 /** A tracker's raw figures, carried to another node with a handed-over session. */
 export interface MetricsCarryOver {
@@ -41,8 +39,8 @@ export class SessionMetricsTracker {
   private firstAudioAt: number | undefined;
   private firstTranscriptMs: number | undefined;
   private readonly latencies: number[] = [];
-  // (seconds of audio received, wall time) after each chunk, oldest first.
-  private readonly arrivals: { seconds: number; at: number }[] = [];
+  // When each point of the audio arrived, to time finals against.
+  private readonly arrivals = new ArrivalTimeline();
   // What the provider streams of earlier nodes reported, after a handover.
   private providerBase = { reconnects: 0, replayedSeconds: 0 };
 
@@ -57,23 +55,7 @@ export class SessionMetricsTracker {
     this.chunks++;
     this.bytes += bytes;
     this.firstAudioAt ??= now;
-    const seconds = this.audioSeconds();
-    this.arrivals.push({ seconds, at: now });
-    // Old arrivals go in one splice once they make up half the list, not one by one.
-    const old = this.firstArrivalAt(seconds - ARRIVAL_HISTORY_SECONDS);
-    if (old > this.arrivals.length / 2) this.arrivals.splice(0, old);
-  }
-
-  /** Index of the first arrival with at least `seconds` of audio (arrivals are in order). */
-  private firstArrivalAt(seconds: number): number {
-    let low = 0;
-    let high = this.arrivals.length;
-    while (low < high) {
-      const mid = (low + high) >> 1;
-      if (this.arrivals[mid]!.seconds >= seconds - 1e-6) high = mid;
-      else low = mid + 1;
-    }
-    return low;
+    this.arrivals.record(this.audioSeconds(), now);
   }
 
   /** A transcript came from the provider; `end` is where its audio ends, in session seconds. */
@@ -87,11 +69,19 @@ export class SessionMetricsTracker {
     }
     this.finals++;
     // When the audio up to `end` had all arrived.
-    const arrivedAt = this.arrivals[this.firstArrivalAt(end)]?.at;
+    const arrivedAt = this.arrivals.arrivedAt(end, true);
     if (arrivedAt === undefined) return undefined;
     const latency = Math.max(0, now - arrivedAt);
     this.latencies.push(latency);
     return latency;
+  }
+
+  /** A provider stream of this session closed (its client went away); its figures are kept. */
+  providerStreamDone(figures: ProviderStreamFigures): void {
+    this.providerBase = {
+      reconnects: this.providerBase.reconnects + figures.reconnects,
+      replayedSeconds: this.providerBase.replayedSeconds + figures.replayedSeconds,
+    };
   }
 
   /** The client reconnected and resumed the session. */

@@ -617,8 +617,9 @@ export class Session {
 
   /**
    * The transport's connection `peer` is gone. A started session without `stop` waits
-   * `resumeGraceSeconds` for the client to resume it (its provider stream stays open, its
-   * finals are kept); otherwise, or after that, it ends keeping what was said.
+   * `resumeGraceSeconds` for the client to resume it (its finals are kept; its provider
+   * connection closes until audio comes again); otherwise, or after that, it ends keeping what
+   * was said.
    */
   peerGone(peer: SessionPeer): void {
     if (peer !== this.peer) return; // a connection a resume already replaced
@@ -635,6 +636,11 @@ export class Session {
     // The client is away, not idle: the grace period is the one limit now.
     this.idleTimer = this.unschedule(this.idleTimer);
     this.graceTimer = this.schedule(grace, () => this.endDisconnected());
+    // A provider connection must not outlive its client: it is paid for while open, and an
+    // upstream left running after a dropped call is a known leak of speech relays. It closes
+    // now, keeping the audio since the last final; the client's next audio opens a new one
+    // that hears it again, so an utterance cut by the drop is transcribed whole.
+    if (this.stream && isResilientStream(this.stream)) this.stream.suspend();
   }
 
   /** Whether a client may resume this session now. */
