@@ -89,60 +89,71 @@ const optional =
   (v) =>
     v === undefined ? undefined : check(v);
 
-/** The first field of `value` that fails its check, as `path: expected`. */
+/** Field checks, as a list built once: this runs for every message of every stream. */
+type Checks = readonly (readonly [key: string, check: Check])[];
+const checks = (fields: Record<string, Check>): Checks => Object.entries(fields);
+
+/** The first field of `value` that fails its check, as `path: expected` (path built only then). */
 function firstProblem(
   value: Record<string, unknown>,
-  checks: Record<string, Check>,
-  path: string,
+  fields: Checks,
+  path: () => string,
 ): string | undefined {
-  for (const [key, check] of Object.entries(checks)) {
+  for (const [key, check] of fields) {
     const problem = check(value[key]);
-    if (problem !== undefined) return `${path}${key}: expected ${problem}`;
+    if (problem !== undefined) return `${path()}${key}: expected ${problem}`;
   }
   return undefined;
 }
 
-const WORD_CHECKS: Record<string, Check> = {
+const RESULTS_CHECKS = checks({
+  start: finite,
+  duration: finite,
+  is_final: flag,
+  speech_final: flag,
+  from_finalize: flag,
+});
+const ALTERNATIVE_CHECKS = checks({ transcript: text, confidence: finite });
+const WORD_CHECKS = checks({
   word: text,
   start: finite,
   end: finite,
   confidence: finite,
   punctuated_word: optional(text),
   speaker: optional(finite),
-};
+});
+const TOP = () => '';
 
 function resultsProblem(m: Record<string, unknown>): string | undefined {
-  const top = firstProblem(
-    m,
-    { start: finite, duration: finite, is_final: flag, speech_final: flag, from_finalize: flag },
-    '',
-  );
+  const top = firstProblem(m, RESULTS_CHECKS, TOP);
   if (top) return top;
   const alternatives = isRecord(m.channel) ? m.channel.alternatives : undefined;
   if (!Array.isArray(alternatives)) return 'channel.alternatives: expected an array';
-  for (const [i, alt] of alternatives.entries()) {
+  for (let i = 0; i < alternatives.length; i++) {
+    const alt: unknown = alternatives[i];
     if (!isRecord(alt)) return `channel.alternatives.${i}: expected an object`;
-    const problem = firstProblem(
-      alt,
-      { transcript: text, confidence: finite },
-      `alternatives.${i}.`,
-    );
+    const problem = firstProblem(alt, ALTERNATIVE_CHECKS, () => `alternatives.${i}.`);
     if (problem) return problem;
-    if (!Array.isArray(alt.words)) return `alternatives.${i}.words: expected an array`;
-    for (const [j, word] of alt.words.entries()) {
+    const words = alt.words;
+    if (!Array.isArray(words)) return `alternatives.${i}.words: expected an array`;
+    for (let j = 0; j < words.length; j++) {
+      const word: unknown = words[j];
       if (!isRecord(word)) return `alternatives.${i}.words.${j}: expected an object`;
-      const wordProblem = firstProblem(word, WORD_CHECKS, `alternatives.${i}.words.${j}.`);
+      const wordProblem = firstProblem(word, WORD_CHECKS, () => `alternatives.${i}.words.${j}.`);
       if (wordProblem) return wordProblem;
     }
   }
   return undefined;
 }
 
+const UTTERANCE_END_CHECKS = checks({ last_word_end: finite });
+const SPEECH_STARTED_CHECKS = checks({ timestamp: finite });
+const METADATA_CHECKS = checks({ request_id: text, duration: finite });
 const CHECKS: Record<string, (m: Record<string, unknown>) => string | undefined> = {
   Results: resultsProblem,
-  UtteranceEnd: (m) => firstProblem(m, { last_word_end: finite }, ''),
-  SpeechStarted: (m) => firstProblem(m, { timestamp: finite }, ''),
-  Metadata: (m) => firstProblem(m, { request_id: text, duration: finite }, ''),
+  UtteranceEnd: (m) => firstProblem(m, UTTERANCE_END_CHECKS, TOP),
+  SpeechStarted: (m) => firstProblem(m, SPEECH_STARTED_CHECKS, TOP),
+  Metadata: (m) => firstProblem(m, METADATA_CHECKS, TOP),
 };
 
 /**
@@ -158,7 +169,7 @@ const CHECKS: Record<string, (m: Record<string, unknown>) => string | undefined>
 export function parseDeepgramMessage(value: unknown): ParsedDeepgramMessage {
   if (!isRecord(value)) return { ok: false, problem: 'not a JSON object' };
   if (typeof value.type !== 'string') return { ok: false, problem: 'type: expected a string' };
-  const check = CHECKS[value.type];
+  const check = Object.hasOwn(CHECKS, value.type) ? CHECKS[value.type] : undefined;
   const problem = check?.(value);
   return problem === undefined
     ? { ok: true, message: value as unknown as DeepgramMessage }

@@ -401,16 +401,19 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
   }
 
   private onTranscript(up: Upstream, t: ProviderTranscript): void {
-    const mapped: ProviderTranscript = {
-      ...t,
-      start: up.clock.toSession(t.start),
-      end: up.clock.toSession(t.end),
-      words: t.words.map((w) => ({
-        ...w,
-        start: up.clock.toSession(w.start),
-        end: up.clock.toSession(w.end),
-      })),
-    };
+    // Every result of every session comes through here: copy its words only when they move.
+    const mapped: ProviderTranscript = up.clock.isIdentity
+      ? t
+      : {
+          ...t,
+          start: up.clock.toSession(t.start),
+          end: up.clock.toSession(t.end),
+          words: t.words.map((w) => ({
+            ...w,
+            start: up.clock.toSession(w.start),
+            end: up.clock.toSession(w.end),
+          })),
+        };
     const out = this.joiner.accept(up.serial, mapped);
     this.stats.duplicateFinalsDropped = this.joiner.duplicatesDropped;
     if (out === undefined) return;

@@ -21,6 +21,11 @@ export class UpstreamClock {
     this.upstreamSeconds += seconds;
   }
 
+  /** Whether upstream times are session times (the first upstream, no silence inserted). */
+  get isIdentity(): boolean {
+    return this.offset === 0 && this.insertions.length === 0;
+  }
+
   /** Session seconds of upstream time `t`. */
   toSession(t: number): number {
     let shift = 0;

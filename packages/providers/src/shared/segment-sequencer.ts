@@ -47,13 +47,13 @@ export class SegmentSequencer {
   interim(result: SequencedResult): ProviderTranscript {
     const id = this.currentId;
     this.open = true;
-    return { ...merge([...this.pieces, result]), segmentId: id, isFinal: false };
+    return { ...this.withPieces(result), segmentId: id, isFinal: false };
   }
 
   /** The one final of the current utterance; the next result starts a new one. */
   final(result: SequencedResult): ProviderTranscript {
     const id = this.currentId;
-    const merged = merge([...this.pieces, result]);
+    const merged = this.withPieces(result);
     this.advance();
     return { ...merged, segmentId: id, isFinal: true };
   }
@@ -79,11 +79,30 @@ export class SegmentSequencer {
     return { ...merged, segmentId: id, isFinal: true };
   }
 
+  /** `result` after the final pieces held; most utterances have none, and it is taken as is. */
+  private withPieces(result: SequencedResult): Omit<ProviderTranscript, 'segmentId' | 'isFinal'> {
+    return this.pieces.length === 0 ? alone(result) : merge([...this.pieces, result]);
+  }
+
   private advance(): void {
     this.count++;
     this.open = false;
     this.pieces = [];
   }
+}
+
+/** One result as a transcript, as {@link merge} would make it, without its copies. */
+function alone(result: SequencedResult): Omit<ProviderTranscript, 'segmentId' | 'isFinal'> {
+  const text = result.text.trim();
+  if (text === '') return merge([result]);
+  return {
+    text,
+    words: result.words,
+    start: result.start,
+    end: result.end,
+    ...(result.confidence === undefined ? {} : { confidence: result.confidence }),
+    ...(result.speaker === undefined ? {} : { speaker: result.speaker }),
+  };
 }
 
 function merge(

@@ -861,7 +861,11 @@ export class Session {
       isFinal: t.isFinal,
       text: t.text,
       confidence: t.confidence,
-      words: t.words.map((w) => ({ ...w, start: at(w.start), end: at(w.end) })),
+      words:
+        this.clockOffset === 0
+          ? // Shared with the provider's result, which is not used again: no copy per result.
+            (t.words as TranscriptMessage['words'])
+          : t.words.map((w) => ({ ...w, start: at(w.start), end: at(w.end) })),
       start: at(t.start),
       end: at(t.end),
       speaker: t.speaker,
