@@ -234,6 +234,33 @@ describe('the deepgram provider, through @deepgram/sdk v5 against the Deepgram e
       await stream.end();
     });
 
+    it('refuses provider options that cannot go into a URL as invalid_message, without connecting', async () => {
+      await start();
+      const hostile: unknown[] = [
+        { nested: { deep: true } },
+        Symbol('x'),
+        Number.NaN,
+        [1, { not: 'a value' }],
+        { toString: 'not a function' },
+      ];
+      for (const value of hostile) {
+        const failure = await provider({})
+          .open({ ...streamOptions, providerOptions: { tag: value } })
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+        expect(EarshotError.isInstance(failure)).toBe(true);
+        expect(failure).toMatchObject({ code: 'invalid_message', details: { retryable: false } });
+        expect((failure as EarshotError).message).toContain('providerOptions.tag');
+      }
+      const model = await provider({})
+        .open({ ...streamOptions, providerOptions: { model: { toString: () => 'nova-3' } } })
+        .catch((error: unknown) => error);
+      expect(model).toMatchObject({ code: 'invalid_message' });
+      expect(emulator?.connections).toHaveLength(0);
+    });
+
     it('boosts keywords with `keywords` on models before Nova-3', async () => {
       await start();
       const stream = await open({ model: 'nova-2' }, { ...streamOptions, keywords: ['Earshot'] });

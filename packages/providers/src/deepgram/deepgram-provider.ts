@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
 import type { DeepgramClient } from '@deepgram/sdk';
-import { type AudioFormat, type Logger, silentLogger } from '@earshot/protocol';
+import { type AudioFormat, EarshotError, type Logger, silentLogger } from '@earshot/protocol';
 import { assertAcceptedFormat } from '../shared/accepted-format.js';
 import { loadOptionalSdk } from '../shared/optional-sdk.js';
 import { providerFailure } from '../shared/provider-failure.js';
@@ -185,7 +185,10 @@ export function listenQuery(
   encoding: string | undefined,
   settings: DeepgramProviderSettings,
 ): Record<string, string | string[]> {
-  const model = String(options.providerOptions?.model ?? settings.model ?? DEFAULT_MODEL);
+  const model = queryValue(
+    'model',
+    options.providerOptions?.model ?? settings.model ?? DEFAULT_MODEL,
+  );
   const keywordParam = /^nova-3/.test(model) ? 'keyterm' : 'keywords';
   const merged: Record<string, unknown> = {
     model,
@@ -211,8 +214,24 @@ export function listenQuery(
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(merged)) {
     if (value === null || value === undefined) continue;
-    if (Array.isArray(value)) query[key] = value.map(String);
-    else if (['string', 'number', 'boolean'].includes(typeof value)) query[key] = String(value);
+    query[key] = Array.isArray(value)
+      ? value.map((item, i) => queryValue(`${key}.${i}`, item))
+      : queryValue(key, value);
   }
   return query;
+}
+
+/**
+ * A query parameter's value as text. Only strings, numbers and booleans go into a URL: any
+ * other value (an object, a symbol) is the client's mistake, refused as `invalid_message`
+ * (not retried as an outage would be).
+ */
+function queryValue(key: string, value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new EarshotError(
+    'invalid_message',
+    `providerOptions.${key}: expected a string, a finite number or a boolean (or a list of them)`,
+    { fatal: true, details: { retryable: false } },
+  );
 }
