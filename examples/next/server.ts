@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLocalProvider } from '@earshot/providers/local';
 import { createEarshotServer } from '@earshot/server';
+import { shutdownOnSignals } from '@earshot/server/node';
 import next from 'next';
 
 // Next has no WebSocket routes of its own, so a custom server owns the HTTP server: Earshot
@@ -27,11 +28,10 @@ http.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', (
   console.log(`Next + Earshot ready: http://127.0.0.1:${port}`);
 });
 
-const shutdown = async () => {
+// SIGTERM/SIGINT: Earshot refuses new sessions while the live ones drain, then everything
+// closes and the process exits; after 25 s, or on a second signal, it exits anyway.
+shutdownOnSignals(async () => {
   await earshot.close();
   await provider.close();
   http.close();
-  process.exit(0);
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+});

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { ambientOptionsFromEnv } from '@earshot/server';
+import { shutdownOnSignals } from '@earshot/server/node';
 import { startDemo } from './demo-server.js';
 import { providerFromEnv } from './provider-from-env.js';
 
@@ -45,18 +46,15 @@ console.log(
   `Earshot demo ready: ${demo.url}  (WebSocket ${demo.url.replace(/^http/, 'ws')}/v1/listen, store ${shownStore}${redisUrl ? ', cluster on' : ''})`,
 );
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
+// SIGINT/SIGTERM: refuse new sessions (503) while the live ones drain (their last finals stored
+// and sent, then `closed` and 1001), then exit; after 25 s, or on a second signal, exit anyway.
+shutdownOnSignals(
+  async () => {
     console.log('Earshot demo: stopping…');
-    demo.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  });
-}
+    await demo.close().catch((error: unknown) => {
+      console.error(error);
+      throw error;
+    });
+  },
+  { logger },
+);

@@ -14,7 +14,6 @@ import {
   createResilientProvider,
   type ResilientProviderOptions,
 } from '@earshot/providers/resilient';
-import { WebSocketServer } from 'ws';
 import type { AudioPipelineOptions } from './audio/audio-pipeline.js';
 import { type ClusterOptions, ClusterSessionControl } from './cluster/cluster-session-control.js';
 import { deferredControl } from './control/deferred-control.js';
@@ -42,6 +41,8 @@ import {
   type ConnectionLimitOptions,
   DEFAULT_CONNECTION_LIMITS,
 } from './security/connection-guard.js';
+import { warnIfHttpTimeoutsOff } from './security/http-timeouts.js';
+import { createWebSocketServer } from './security/websocket-server.js';
 import { ServerEvents } from './server-events.js';
 import type { CommandOptions } from './session/command-runner.js';
 import { Session, type SessionDeps } from './session/session.js';
@@ -231,7 +232,13 @@ export interface EarshotServer {
   getSession(id: string): Session | undefined;
   /** The live sessions on this process. */
   sessions(): Session[];
-  /** Ends every session (`closed` with reason `shutdown`, close 1001) and stops accepting. */
+  /**
+   * Shuts down gracefully. From the call on, upgrades and `POST /v1/sessions` are refused with
+   * HTTP 503 `capacity` and `GET /healthz` answers 503; every session is ended as `stop` ends
+   * it (the provider flushed within `stopTimeoutSeconds`, its last finals stored and sent),
+   * with `closed` reason `shutdown` and close 1001; then end hooks and held store writes get up
+   * to 10 s each. `shutdownOnSignals` (`@earshot/server/node`) calls it on SIGTERM.
+   */
   close(): Promise<void>;
 }
 
@@ -315,7 +322,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   }
   const defaultProvider = providers.get(options.provider.name)!;
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes });
+  const wss = createWebSocketServer(limits.maxFrameBytes);
   const guard = new ConnectionGuard(
     { ...DEFAULT_CONNECTION_LIMITS, ...options.connections },
     logger,
@@ -348,6 +355,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     adminAuth,
     logger,
     storeStatus: () => ({ degraded: writer.degraded, pendingWrites: writer.pending }),
+    draining: () => closing,
   };
 
   /**
@@ -523,7 +531,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
   const dialectServers = new Map(
     dialects
       .filter((d) => (d.maxFrameBytes ?? 0) > limits.maxFrameBytes)
-      .map((d) => [d, new WebSocketServer({ noServer: true, maxPayload: d.maxFrameBytes })]),
+      .map((d) => [d, createWebSocketServer(d.maxFrameBytes!)]),
   );
   const dialectAcceptors = new Map(
     [...dialectServers].map(([dialect, server]) => [dialect, guard.acceptor(server)]),
@@ -611,6 +619,11 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
           refuseUpgrade(socket, admission.refused);
           return;
         }
+        // close() began while the admission was awaited: its list of sessions to end is taken.
+        if (closing) {
+          refuseUpgrade(socket, new EarshotError('capacity', 'server is shutting down'));
+          return;
+        }
         accept.handleUpgrade(req, socket, head, (ws) => {
           const peer = canonicalPeer(ws, guard.outbound);
           if ('resume' in admission) {
@@ -654,6 +667,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     handleUpgrade,
     handleRequest,
     attach(server) {
+      warnIfHttpTimeoutsOff(server, logger);
       const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (!handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) {
           socket.destroy();
@@ -691,7 +705,11 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     async close() {
       closing = true;
       await retention?.close();
-      await Promise.all(registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway)));
+      // Each end is bounded by its provider's flush (stopTimeoutSeconds), but not its store
+      // writes when the store hangs rather than fails: bounded here, so close() always ends.
+      const ending = registry.list().map((s) => s.end('shutdown', CloseCode.GoingAway));
+      if (!(await settleWithin(ending, limits.stopTimeoutSeconds * 1000 + 2 * SHUTDOWN_WAIT_MS)))
+        logger.error({ sessions: registry.size }, 'sessions still ending at shutdown; cut short');
       await (await cluster)?.leave();
       // After the sessions ended, so their ends are counted.
       (await openTelemetry)?.close();
@@ -719,16 +737,17 @@ const CLAIM_HOLD_MS = 10_000;
 // How long close() waits for end hooks, and then for writes held during a store outage.
 const SHUTDOWN_WAIT_MS = 10_000;
 
-/** Waits for `work` to settle, or `ms`, whichever comes first. */
-async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
+/** Waits for `work` to settle, or `ms`, whichever comes first; whether it all settled. */
+async function settleWithin(work: Promise<unknown>[], ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(work),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
+  const settled = await Promise.race([
+    Promise.allSettled(work).then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
     }),
   ]);
   clearTimeout(timer);
+  return settled;
 }
 
 /** Wraps `provider` in the resilient layer unless turned off; a provider is never its own fallback. */

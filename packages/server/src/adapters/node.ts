@@ -5,6 +5,15 @@ import {
   type EarshotServer,
   type EarshotServerOptions,
 } from '../earshot-server.js';
+import { type HttpTimeoutOptions, httpServerTimeouts } from '../security/http-timeouts.js';
+
+export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeoutOptions } from '../security/http-timeouts.js';
+
+export {
+  type ShutdownOnSignalsOptions,
+  type ShutdownTarget,
+  shutdownOnSignals,
+} from './graceful-shutdown.js';
 
 /** Options of {@link listen}: the server's options plus where to listen. */
 export interface ListenOptions extends EarshotServerOptions {
@@ -12,6 +21,12 @@ export interface ListenOptions extends EarshotServerOptions {
   readonly port?: number;
   /** Interface to bind. Defaults to `127.0.0.1`. */
   readonly host?: string;
+  /**
+   * Node's HTTP timeouts against slow clients (slowloris): `headersTimeoutSeconds` (default
+   * 20), `requestTimeoutSeconds` (default 60) and `checkIntervalSeconds` (default 5), each a
+   * positive number; unspecified ones keep their defaults. See {@link HttpTimeoutOptions}.
+   */
+  readonly httpTimeouts?: Partial<HttpTimeoutOptions>;
 }
 
 /** A running plain-`http` Earshot server. */
@@ -20,7 +35,11 @@ export interface RunningServer {
   readonly earshot: EarshotServer;
   /** `http://host:port`, with the port actually bound. */
   readonly url: string;
-  /** Ends every session, then stops listening. */
+  /**
+   * Shuts down gracefully: refuses new upgrades and new sessions with HTTP 503 while it drains
+   * every session (its last finals stored and sent, `closed` with reason `shutdown`, close
+   * 1001), then stops listening. {@link shutdownOnSignals} calls it on SIGTERM.
+   */
   close(): Promise<void>;
 }
 
@@ -36,8 +55,10 @@ export interface RunningServer {
  * ```
  */
 export async function listen(options: ListenOptions): Promise<RunningServer> {
+  // Before the Earshot server exists, so a bad timeout throws with nothing to close.
+  const timeouts = httpServerTimeouts(options.httpTimeouts);
   const earshot = createEarshotServer(options);
-  const http = createServer();
+  const http = createServer(timeouts);
   earshot.attach(http);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

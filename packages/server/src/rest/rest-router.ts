@@ -43,6 +43,11 @@ export interface RestContext {
   readonly logger?: Logger;
   /** Writes held in memory while the store cannot be reached, for `/healthz`. */
   readonly storeStatus?: () => { readonly degraded: boolean; readonly pendingWrites: number };
+  /**
+   * Whether the server is shutting down: `POST /v1/sessions` is refused and `/healthz` answers
+   * 503, so a load balancer sends new work elsewhere.
+   */
+  readonly draining?: () => boolean;
   readonly store: Store;
   readonly tokens: SessionTokens;
   readonly tokenTtlSeconds: number;
@@ -159,11 +164,17 @@ export async function handleRestRequest(
   return true;
 }
 
+/** The 503 `capacity` of a server that is draining. */
+function shuttingDown(message: string): EarshotError {
+  return new EarshotError('capacity', message);
+}
+
 function queryOf(req: IncomingMessage): Record<string, string> {
   return Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams);
 }
 
 async function health(ctx: RestContext, _req: IncomingMessage, res: ServerResponse) {
+  if (ctx.draining?.()) throw shuttingDown('draining: the server is shutting down');
   const { node } = ctx.control;
   const live = await ctx.control.listLive();
   sendJson(res, 200, {
@@ -177,6 +188,9 @@ async function health(ctx: RestContext, _req: IncomingMessage, res: ServerRespon
 }
 
 async function createSession(ctx: RestContext, req: IncomingMessage, res: ServerResponse) {
+  // Its client could not connect here any more: the token is for another node to mint.
+  if (ctx.draining?.())
+    throw shuttingDown('the server is shutting down; mint the session elsewhere');
   const body = parseRequest(CreateSessionRequestSchema, await readJsonBody(req), 'body');
   const sessionId = ctx.newSessionId();
   await ctx.store.createSession({

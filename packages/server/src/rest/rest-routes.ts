@@ -77,6 +77,7 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
     errors: {
       invalid_request:
         'The body is not JSON, is over 64 KiB, or is not `{ metadata? }` with flat metadata.',
+      capacity: 'The server is shutting down (draining): mint the session on another node.',
       ...STORE_ERRORS,
     },
   },
@@ -180,10 +181,12 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
     path: '/healthz',
     summary: 'Health',
     description:
-      'Whether the server answers, with its node, live sessions, provider and store. Never guarded by `adminAuth`.',
+      'Whether the server answers, with its node, live sessions, provider and store. Never guarded by `adminAuth`. 503 while it shuts down, so a load balancer stops sending it new work.',
     admin: false,
     answer: { status: 200, description: 'The server is up.', schema: HealthResponseSchema },
-    errors: {},
+    errors: {
+      capacity: 'The server is shutting down (draining its sessions): send new work elsewhere.',
+    },
   },
   {
     operation: 'getMetrics',
