@@ -353,6 +353,7 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
     providerName: options.provider.name,
     newSessionId: randomUUID,
     adminAuth,
+    authenticate,
     logger,
     storeStatus: () => ({ degraded: writer.degraded, pendingWrites: writer.pending }),
     draining: () => closing,

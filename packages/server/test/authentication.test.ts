@@ -127,4 +127,38 @@ describe('authentication at the upgrade', () => {
     expect((await get(`Bearer ${ADMIN_KEY}`)).status).toBe(200);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
+
+  it('lets a principal read, observe and end its own sessions without admin rights, and no one else’s', async () => {
+    const mine = await token({ sub: 'dr-lee' });
+    const theirs = await token({ sub: 'dr-evil' });
+    const client = new EarshotClient({ url: `${ws}/v1/listen`, token: mine });
+    await client.start({ audio: { encoding: 'pcm16', sampleRate: 16000, channels: 1 } });
+    const path = `${server.url}/v1/sessions/${client.sessionId}`;
+    const as = (jwt?: string, init: RequestInit = {}) =>
+      fetch(path, { ...init, headers: jwt ? { authorization: `Bearer ${jwt}` } : {} });
+
+    expect((await as()).status).toBe(401);
+    const refused = await as(theirs);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: { code: 'forbidden' } });
+    expect((await as(mine)).status).toBe(200);
+    // Listing every session stays an admin's.
+    expect(
+      (await fetch(`${server.url}/v1/sessions`, { headers: { authorization: `Bearer ${mine}` } }))
+        .status,
+    ).toBe(401);
+
+    const events = `${ws}/v1/sessions/${client.sessionId}/events`;
+    expect(await JsonSocket.refusal(events, { authorization: `Bearer ${theirs}` })).toBe(403);
+    const observer = await openJsonSocket(`${events}?token=${mine}`);
+    await observer.next('session_info');
+
+    const end = (jwt: string) =>
+      fetch(`${path}/end`, { method: 'POST', headers: { authorization: `Bearer ${jwt}` } });
+    expect((await end(theirs)).status).toBe(403);
+    expect(server.earshot.getSession(client.sessionId!)).toBeDefined();
+    expect((await end(mine)).status).toBe(200);
+    await observer.next('closed');
+    observer.close();
+  });
 });

@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, EarshotError, type ServerMessageInput } from '@earshot/protocol';
 import type { WebSocket } from 'ws';
 import type { UpgradeAcceptor } from '../security/connection-guard.js';
-import { isAdminRequest } from './admin-auth.js';
 import { refuseUpgrade } from './http-json.js';
 import type { RestContext } from './rest-router.js';
 import { decodeSessionId } from './rest-router.js';
+import { maySeeSession } from './session-access.js';
 
 const OBSERVER_PATH = /^\/v1\/sessions\/([^/]+)\/events$/;
 
@@ -77,14 +77,17 @@ export function handleObserverUpgrade(
   return true;
 }
 
-/** The session id to observe, `undefined` without admin credentials; rejects when it is not live. */
+/**
+ * The session id to observe, `undefined` without admin credentials or its owner's; rejects
+ * when another principal asks (403) or it is not live.
+ */
 async function admitObserver(
   ctx: RestContext,
   req: IncomingMessage,
   rawId: string | undefined,
 ): Promise<string | undefined> {
-  if (!(await isAdminRequest(ctx.adminAuth, req))) return undefined;
   const id = decodeSessionId(rawId);
+  if (!(await maySeeSession(ctx, req, id))) return undefined;
   if (await ctx.control.getLive(id)) return id;
   const record = await ctx.store.getSession(id);
   if (record?.status === 'ended' || record?.status === 'failed') {

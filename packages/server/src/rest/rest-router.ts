@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EarshotError, type Logger } from '@earshot/protocol';
 import type { z } from 'zod';
 import type { SessionControl } from '../control/session-control.js';
+import type { Authenticate } from '../security/authentication.js';
 import type { SessionRegistry } from '../session/session-registry.js';
 import type { Store } from '../stores/store.js';
 import type { SessionTokens } from '../tokens/session-tokens.js';
@@ -19,6 +20,7 @@ import {
   parseRequest,
   type SessionDetailResponseSchema,
 } from './rest-schemas.js';
+import { maySeeSession } from './session-access.js';
 import { listSessionPage } from './session-listing.js';
 
 /** Metrics in Prometheus' text format, as `GET /metrics` serves them. */
@@ -39,6 +41,11 @@ export interface RestContext {
   readonly metrics?: MetricsExposition;
   /** Who may use the admin routes; every request when absent (development). */
   readonly adminAuth?: AdminAuth;
+  /**
+   * The server's `authenticate`: a principal may read, end and observe its own sessions
+   * (routes with `owner`) without admin credentials.
+   */
+  readonly authenticate?: Authenticate;
   /** Where failures that are bugs (answered as `internal`) are logged. */
   readonly logger?: Logger;
   /** Writes held in memory while the store cannot be reached, for `/healthz`. */
@@ -137,11 +144,11 @@ export async function handleRestRequest(
   const matching = matchRestPath(pathname);
   if (matching.length === 0) return false;
   try {
-    if (matching.some((m) => m.route.admin) && !(await isAdminRequest(ctx.adminAuth, req))) {
+    const hit = matching.find((m) => m.route.method === req.method);
+    if (matching.some((m) => m.route.admin) && !(await allowed(ctx, req, hit))) {
       res.setHeader('www-authenticate', 'Bearer realm="earshot-admin"');
       throw new EarshotError('unauthorized', 'admin credentials required');
     }
-    const hit = matching.find((m) => m.route.method === req.method);
     if (!hit) {
       res.setHeader('allow', matching.map((m) => m.route.method).join(', '));
       sendJson(res, 405, {
@@ -162,6 +169,18 @@ export async function handleRestRequest(
     sendError(res, error);
   }
   return true;
+}
+
+/** Whether `req` may use the route it asks for: an admin, or its session's owner where allowed. */
+async function allowed(
+  ctx: RestContext,
+  req: IncomingMessage,
+  hit: { route: RestRouteSpec; rawId?: string } | undefined,
+): Promise<boolean> {
+  if (hit?.route.owner && hit.rawId !== undefined) {
+    return maySeeSession(ctx, req, decodeSessionId(hit.rawId));
+  }
+  return isAdminRequest(ctx.adminAuth, req);
 }
 
 /** The 503 `capacity` of a server that is draining. */

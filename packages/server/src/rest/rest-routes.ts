@@ -33,6 +33,8 @@ export interface RestRouteSpec {
   readonly description: string;
   /** Whether `adminAuth`, when set, guards it. */
   readonly admin: boolean;
+  /** Whether the principal that owns the session in its path may use it too (not only admins). */
+  readonly owner?: boolean;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
   /** The success answer; `schema` is its JSON body, absent for other content. */
@@ -54,6 +56,10 @@ export interface RestRouteSpec {
 const STORE_ERRORS = {
   store_error: 'The store failed to read or write.',
   store_unavailable: 'The store cannot be reached.',
+} as const;
+const CLUSTER_ERROR = {
+  cluster_unavailable:
+    'In a cluster: Redis, or the node that runs the session, cannot be reached right now (retry).',
 } as const;
 const BAD_ID =
   'The session id in the path is not valid (malformed percent-encoding, over 256 characters).';
@@ -109,10 +115,14 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
     description:
       'The stored record and the live view (each `null` when there is none), the final transcript so far, its segments, the stored events (commands, errors, broadcasts, end hook) and the figures: live ones while the session runs, stored ones after.',
     admin: true,
+    owner: true,
     answer: { status: 200, description: 'The session.', schema: SessionDetailResponseSchema },
     errors: {
       invalid_request: BAD_ID,
+      forbidden:
+        'An authenticated principal that does not own the session: only its owner or an admin may.',
       session_not_found: 'Neither the store nor any node knows the session.',
+      ...CLUSTER_ERROR,
       ...STORE_ERRORS,
     },
   },
@@ -124,6 +134,7 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
     description:
       'Ends a live session wherever it runs: its last finals are stored and sent, its client gets `closed` (reason `ended`) and close 4000. A session minted over REST that never connected is marked ended, and its token no longer connects. A session that has already ended answers 409 `session_ended`.',
     admin: true,
+    owner: true,
     answer: {
       status: 200,
       description: 'The session has ended.',
@@ -131,9 +142,12 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
     },
     errors: {
       invalid_request: BAD_ID,
+      forbidden:
+        'An authenticated principal that does not own the session: only its owner or an admin may.',
       session_not_found: 'Neither the store nor any node knows the session.',
       session_ended:
         'The session has already ended (or its record says it runs, but no node does).',
+      ...CLUSTER_ERROR,
       ...STORE_ERRORS,
     },
   },
@@ -145,12 +159,16 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
     description:
       "A WebSocket for observers (an admin dashboard, a supervisor's screen). The first text frame is the session's current state: a `session_info` message with its `metadata` and `node` added. Then every message the session sends its client, as it sends it, one JSON text frame each (`transcript`, `ack`, `command`, `broadcast`, `error`, …; see the protocol reference). After the session's `closed` message the socket closes with 1000 (1001 when the server shut down); it closes with 1000 too when the session ends without one (its client had gone). Observers send nothing; what they send is ignored. A session that is not live is refused before the upgrade: 404 `session_not_found`, or 409 `session_ended` once it has ended. A plain GET without `Upgrade: websocket` answers 426.",
     admin: true,
+    owner: true,
     answer: { status: 101, description: 'Switching to the WebSocket protocol.' },
     errors: {
       invalid_request: BAD_ID,
+      forbidden:
+        'An authenticated principal that does not own the session: only its owner or an admin may.',
       session_not_found:
         'No node runs the session now, and it has not ended (unknown, or not connected yet).',
       session_ended: 'The session has ended.',
+      ...CLUSTER_ERROR,
       ...STORE_ERRORS,
     },
     webSocket: true,
@@ -173,6 +191,7 @@ export const REST_ROUTES: readonly RestRouteSpec[] = [
       invalid_request:
         'The body is not JSON, is over 64 KiB, has no `payload`, has an unknown field, or names both `sessionId` and `userId`.',
       session_not_found: 'No live session has that `sessionId`.',
+      ...CLUSTER_ERROR,
     },
   },
   {
