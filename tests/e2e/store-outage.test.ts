@@ -6,9 +6,10 @@ import { listen, type RunningServer } from '@earshot/server/node';
 import { type PostgresServer, speechWithPauses, startPostgres, until } from '@earshot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// PostgreSQL goes down in the middle of a session and comes back. The session must go on
-// (finals still reach the client, held in memory by the server), the client must be told, and
-// once the store is back every final the client received must be stored.
+// PostgreSQL goes down in the middle of a session for 30 s and comes back. The session must go
+// on (finals still reach the client, held in memory by the server), the client must be told,
+// and once the store is back every final the client received must be stored.
+const OUTAGE_MS = 30_000;
 const provider = createLocalProvider();
 let postgres: PostgresServer;
 let store: Store;
@@ -49,16 +50,20 @@ describe('a store outage mid-session', () => {
 
     let finalsBeforeOutage = -1;
     let finalsAtRecovery = -1;
-    const frame = 3200; // 100 ms at twice real time
-    for (let at = 0; at < speech.byteLength; at += frame) {
-      client.sendAudio(speech.subarray(at, at + frame));
+    let outageFrom = 0;
+    const frame = 3200; // 100 ms at twice real time; silence once the speech is sent
+    const silence = Buffer.alloc(frame);
+    for (let at = 0; at < speech.byteLength || finalsAtRecovery < 0; at += frame) {
+      client.sendAudio(at < speech.byteLength ? speech.subarray(at, at + frame) : silence);
       await new Promise((resolve) => setTimeout(resolve, 50));
       if (finalsBeforeOutage < 0 && finals.length > 0) {
         finalsBeforeOutage = finals.length;
         await postgres.stop();
+        outageFrom = Date.now();
       }
-      // Back once at least one final went out while it was down.
-      if (finalsBeforeOutage > 0 && finalsAtRecovery < 0 && finals.length > finalsBeforeOutage) {
+      // Back after 30 s, once at least one final went out while it was down.
+      const down = finalsBeforeOutage > 0 && finalsAtRecovery < 0;
+      if (down && finals.length > finalsBeforeOutage && Date.now() - outageFrom >= OUTAGE_MS) {
         finalsAtRecovery = finals.length;
         await postgres.start();
       }
@@ -83,7 +88,7 @@ describe('a store outage mid-session', () => {
       endReason: 'stopped',
     });
     console.log(
-      `outage: ${finalsBeforeOutage} finals before, ${finalsAtRecovery - finalsBeforeOutage} during, ${finals.length} in all; ${stored.length} stored`,
+      `outage of ${OUTAGE_MS / 1000} s: ${finalsBeforeOutage} finals before, ${finalsAtRecovery - finalsBeforeOutage} during, ${finals.length} in all; ${stored.length} stored`,
     );
-  });
+  }, 150_000);
 });
