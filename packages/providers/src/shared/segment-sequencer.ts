@@ -45,25 +45,22 @@ export class SegmentSequencer {
 
   /** An interim revision of the current utterance (with any final pieces before it). */
   interim(result: SequencedResult): ProviderTranscript {
-    const id = this.currentId;
     this.open = true;
-    return { ...this.withPieces(result), segmentId: id, isFinal: false };
+    return transcript(this.withPieces(result), this.currentId, false);
   }
 
   /** The one final of the current utterance; the next result starts a new one. */
   final(result: SequencedResult): ProviderTranscript {
-    const id = this.currentId;
-    const merged = this.withPieces(result);
+    const final = transcript(this.withPieces(result), this.currentId, true);
     this.advance();
-    return { ...merged, segmentId: id, isFinal: true };
+    return final;
   }
 
   /** A finished piece of the current utterance, held until {@link closeSegment}. */
   appendFinal(result: SequencedResult): ProviderTranscript {
-    const id = this.currentId;
     this.open = true;
     this.pieces.push(result);
-    return { ...merge(this.pieces), segmentId: id, isFinal: false };
+    return transcript(this.pieces, this.currentId, false);
   }
 
   /** Closes the utterance with the pieces held, or returns `undefined` if it has none. */
@@ -73,15 +70,14 @@ export class SegmentSequencer {
       this.advance();
       return undefined;
     }
-    const id = this.currentId;
-    const merged = merge(this.pieces);
+    const final = transcript(this.pieces, this.currentId, true);
     this.advance();
-    return { ...merged, segmentId: id, isFinal: true };
+    return final;
   }
 
-  /** `result` after the final pieces held; most utterances have none, and it is taken as is. */
-  private withPieces(result: SequencedResult): Omit<ProviderTranscript, 'segmentId' | 'isFinal'> {
-    return this.pieces.length === 0 ? alone(result) : merge([...this.pieces, result]);
+  /** `result` after the final pieces held (most utterances have none). */
+  private withPieces(result: SequencedResult): readonly SequencedResult[] {
+    return this.pieces.length === 0 ? [result] : [...this.pieces, result];
   }
 
   private advance(): void {
@@ -91,18 +87,34 @@ export class SegmentSequencer {
   }
 }
 
-/** One result as a transcript, as {@link merge} would make it, without its copies. */
-function alone(result: SequencedResult): Omit<ProviderTranscript, 'segmentId' | 'isFinal'> {
-  const text = result.text.trim();
-  if (text === '') return merge([result]);
-  return {
-    text,
-    words: result.words,
-    start: result.start,
-    end: result.end,
-    ...(result.confidence === undefined ? {} : { confidence: result.confidence }),
-    ...(result.speaker === undefined ? {} : { speaker: result.speaker }),
-  };
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The results of one utterance as one transcript: texts joined, words in order, the span from
+ * the first to the last, confidence averaged. Every result of every stream comes through here,
+ * so one result with words (the usual case) is taken as it is, without copies.
+ */
+function transcript(
+  results: readonly SequencedResult[],
+  segmentId: string,
+  isFinal: boolean,
+): ProviderTranscript {
+  const only = results.length === 1 ? results[0]! : undefined;
+  const text = only?.text.trim();
+  if (only !== undefined && text !== '') {
+    const out: Mutable<ProviderTranscript> = {
+      segmentId,
+      isFinal,
+      text: text!,
+      words: only.words,
+      start: only.start,
+      end: only.end,
+    };
+    if (only.confidence !== undefined) out.confidence = only.confidence;
+    if (only.speaker !== undefined) out.speaker = only.speaker;
+    return out;
+  }
+  return { ...merge(results), segmentId, isFinal };
 }
 
 function merge(
