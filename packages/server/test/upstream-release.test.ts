@@ -5,6 +5,7 @@ import {
   scriptedTranscriber,
   stampedAudio,
   startDeepgramEmulator,
+  TwilioCaller,
   until,
 } from '@earshot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { WsProbe } from './ws-probe.js';
 // resume opens a new one that hears the cut utterance again from its start, so the finals are
 // the ones an unbroken session gives, each once.
 const PCM16 = { encoding: 'pcm16', sampleRate: 16000, channels: 1 } as const;
+const TWILIO_AUTH_TOKEN = 'twilio-auth-token-for-tests';
 let emulator: DeepgramEmulator;
 let server: RunningServer;
 let wsUrl: string;
@@ -34,6 +36,7 @@ beforeAll(async () => {
   server = await listen({
     provider: createDeepgramProvider({ apiKey: emulator.apiKey, baseUrl: emulator.endpoint }),
     port: 0,
+    twilio: { authToken: TWILIO_AUTH_TOKEN },
   });
   wsUrl = `${server.url.replace('http', 'ws')}/v1/listen`;
 });
@@ -91,5 +94,25 @@ describe('the upstream of a client that went away', () => {
     const cut = [...unique.values()][1]!;
     expect(cut.start).toBeGreaterThan(1.3);
     expect(cut.end).toBeLessThan(2.8);
+  });
+
+  it.each([
+    ['hangs up (stop)', (call: TwilioCaller) => void call.stop()],
+    ['drops off the network', (call: TwilioCaller) => call.drop()],
+  ])('closes within moments when a phone caller %s mid-utterance', async (_how, hangUp) => {
+    const before = emulator.connections.length;
+    const call = await TwilioCaller.connect({
+      url: `${server.url.replace('http', 'ws')}/v1/twilio`,
+      authToken: TWILIO_AUTH_TOKEN,
+    });
+    for (let i = 0; i < 75; i++) call.sendMedia(new Uint8Array(160).fill(0xff)); // 1.5 s
+    await until(() => (emulator.connections[before]?.audioBytes ?? 0) > 0, 10_000);
+    const upstream = emulator.connections[before]!;
+    const hungUpAt = Date.now();
+    hangUp(call);
+    await until(() => upstream.closed !== undefined, 10_000);
+    console.log(`upstream closed ${Date.now() - hungUpAt} ms after the caller ${_how}`);
+    await until(() => server.earshot.sessions().length === 0, 10_000);
+    expect(emulator.connections.length).toBe(before + 1);
   });
 });
