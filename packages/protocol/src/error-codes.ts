@@ -56,6 +56,13 @@ export const ErrorCode = {
   MicrophoneUnavailable: 'microphone_unavailable',
   /** The microphone went away mid-capture (unplugged, revoked). */
   MicrophoneLost: 'microphone_lost',
+  /**
+   * The server's audio decoder (an FFmpeg child process) failed. Non-fatal when it was started
+   * again with the audio replayed; fatal when it kept failing.
+   */
+  AudioDecoderFailed: 'audio_decoder_failed',
+  /** The cluster bus (Redis) or the node that runs the session cannot be reached right now. */
+  ClusterUnavailable: 'cluster_unavailable',
   /** An unexpected failure inside Earshot. */
   Internal: 'internal',
 } as const;
@@ -100,5 +107,9 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   microphone_unavailable:
     'No microphone could be opened (none, busy, or the page is not https/localhost). Client-side.',
   microphone_lost: 'The microphone went away mid-capture (unplugged, revoked). Client-side.',
+  audio_decoder_failed:
+    "The server's audio decoder (an FFmpeg child process) failed. Non-fatal: it was started again and the audio it had not decoded was replayed, so the session goes on. Fatal: it kept failing; the session ends, its finals stored.",
+  cluster_unavailable:
+    'The cluster bus (Redis), or the node that runs the session, cannot be reached right now, so the request cannot be carried out; retry later (HTTP 503). Live sessions go on.',
   internal: 'An unexpected failure inside Earshot.',
 };

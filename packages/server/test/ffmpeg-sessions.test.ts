@@ -89,7 +89,7 @@ describe('Opus sessions on FFmpeg', () => {
     const [pid] = ffmpegChildren();
     process.kill(pid!, 'SIGKILL');
     const error = await probe.next('error');
-    expect(error).toMatchObject({ code: 'internal', fatal: false });
+    expect(error).toMatchObject({ code: 'audio_decoder_failed', fatal: false });
     expect(error.message).toMatch(/restart/);
     for (let at = half; at < webm.byteLength; at += 2048)
       probe.sendBinary(webm.subarray(at, at + 2048));

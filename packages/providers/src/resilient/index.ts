@@ -1,3 +1,4 @@
+export { ContainerSessionAudio } from './container-session-audio.js';
 export {
   createResilientProvider,
   isResilientStream,
@@ -11,4 +12,5 @@ export {
   type ResilientStreamStats,
 } from './resilient-stream.js';
 export { RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
+export type { Replay, SessionAudio } from './session-audio.js';
 export { WarmPool, type WarmPoolOptions } from './warm-pool.js';

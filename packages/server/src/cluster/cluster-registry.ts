@@ -11,9 +11,21 @@ return 0`;
  * Which node runs which session, in Redis: a hash of session id → node, and a heartbeat key
  * per node that expires when the node stops renewing it (a crashed node's sessions are then
  * no one's). Every call may reject while Redis is away; callers fall back to this node.
+ *
+ * Each beat also mends what an outage broke: it removes the entries of sessions that ended
+ * while Redis was away (their release failed), then runs `onBeat` (the cluster claims its live
+ * sessions again there). Call {@link ClusterRegistry.beat} when Redis is back, so a restarted,
+ * empty Redis knows every live session again at once rather than a heartbeat later.
  */
 export class ClusterRegistry {
   private heartbeat: NodeJS.Timeout | undefined;
+  private onBeat: () => Promise<void> | void = () => {};
+  /** The beat running now, if any. */
+  private beating: Promise<void> | undefined;
+  private beatAgain = false;
+  private stopped = false;
+  /** Sessions this node ended while Redis was away: their entries go at the next beat. */
+  private readonly unreleased = new Set<string>();
 
   constructor(
     private readonly bus: RedisBus,
@@ -29,36 +41,76 @@ export class ClusterRegistry {
   }
 
   /** Starts announcing this node; `onBeat` runs after each successful beat. */
-  start(onBeat: () => void): void {
-    const beat = async () => {
-      try {
-        await this.bus.redis
-          .multi()
-          .set(this.nodeKey(this.bus.node), '1', 'EX', this.heartbeatSeconds * 3)
-          .sadd(this.bus.channel('nodes'), this.bus.node)
-          .exec();
-        onBeat();
-      } catch (error) {
-        this.bus.degraded(error);
-      }
-    };
-    void beat();
-    this.heartbeat = setInterval(beat, this.heartbeatSeconds * 1000);
+  start(onBeat: () => Promise<void> | void): void {
+    this.onBeat = onBeat;
+    void this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), this.heartbeatSeconds * 1000);
     this.heartbeat.unref();
+  }
+
+  /**
+   * Announces this node now, releases what an outage left claimed, and runs `onBeat`. Never
+   * rejects: a failure is the bus's to log. A call during a beat runs one more after it.
+   */
+  async beat(): Promise<void> {
+    if (this.stopped) return;
+    if (this.beating) {
+      this.beatAgain = true;
+      return this.beating;
+    }
+    this.beating = (async () => {
+      try {
+        do {
+          this.beatAgain = false;
+          await this.announce();
+        } while (this.beatAgain && !this.stopped);
+      } finally {
+        this.beating = undefined;
+      }
+    })();
+    return this.beating;
+  }
+
+  private async announce(): Promise<void> {
+    try {
+      await this.bus.redis
+        .multi()
+        .set(this.nodeKey(this.bus.node), '1', 'EX', this.heartbeatSeconds * 3)
+        .sadd(this.bus.channel('nodes'), this.bus.node)
+        .exec();
+      this.bus.answered();
+      for (const id of [...this.unreleased]) {
+        await this.bus.redis.eval(RELEASE_IF_OWNER, 1, this.sessionsKey, id, this.bus.node);
+        this.unreleased.delete(id);
+      }
+      await this.onBeat();
+    } catch (error) {
+      this.bus.degraded(error);
+    }
   }
 
   /** Records that this node runs `sessionIds`. */
   async claim(...sessionIds: string[]): Promise<void> {
     if (sessionIds.length === 0) return;
+    // Running here again (resumed back): an old release must not remove the new claim.
+    for (const id of sessionIds) this.unreleased.delete(id);
     await this.bus.redis.hset(
       this.sessionsKey,
       Object.fromEntries(sessionIds.map((id) => [id, this.bus.node])),
     );
   }
 
-  /** Forgets `sessionId`, if this node is still its owner. */
+  /**
+   * Forgets `sessionId`, if this node is still its owner. When Redis cannot be reached it
+   * rejects, and the entry is removed at the first beat that reaches it.
+   */
   async release(sessionId: string): Promise<void> {
-    await this.bus.redis.eval(RELEASE_IF_OWNER, 1, this.sessionsKey, sessionId, this.bus.node);
+    try {
+      await this.bus.redis.eval(RELEASE_IF_OWNER, 1, this.sessionsKey, sessionId, this.bus.node);
+    } catch (error) {
+      this.unreleased.add(sessionId);
+      throw error;
+    }
   }
 
   /** The live node that runs `sessionId`, if any. */
@@ -80,7 +132,10 @@ export class ClusterRegistry {
 
   /** Stops announcing this node and removes it. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.heartbeat);
+    // A beat still running would announce this node again after it is removed.
+    await this.beating;
     await this.bus.redis
       .multi()
       .del(this.nodeKey(this.bus.node))

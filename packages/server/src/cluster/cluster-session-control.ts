@@ -1,4 +1,4 @@
-import type { Logger, ServerMessageInput } from '@earshot/protocol';
+import { EarshotError, type Logger, type ServerMessageInput } from '@earshot/protocol';
 import type {
   BroadcastTarget,
   LiveSession,
@@ -21,6 +21,11 @@ export interface ClusterOptions {
   readonly heartbeatSeconds?: number;
   /** How long a request to another node may take, in ms. Default 5000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * How long one Redis command may take, in ms, before it fails: a frozen Redis, or one
+   * behind a partition that drops packets, must not hold REST calls and heartbeats. Default 2000.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 // An observer on another node renews its lease this often; the owner stops publishing a
@@ -28,16 +33,27 @@ export interface ClusterOptions {
 const OBSERVE_LEASE_MS = 30_000;
 // A handover waits for the old node's provider to flush its last finals.
 const HANDOVER_TIMEOUT_MS = 30_000;
+// So does an end: the session answers once its last finals are stored and sent, which takes
+// up to its `stopTimeoutSeconds` (30 s by default) when its provider is behind.
+const END_TIMEOUT_MS = 35_000;
 
 /**
  * {@link SessionControl} across nodes that share a Redis: the session registry, the admin's
  * list across all nodes, `end` and `broadcast` carried out where the session runs, observers
- * on any node, and the handover that lets a client resume its session on another node. While
- * Redis is unreachable each node answers for its own sessions alone (and logs it once).
+ * on any node, and the handover that lets a client resume its session on another node.
+ *
+ * While Redis is unreachable (stopped, frozen, partitioned) live sessions go on untouched and
+ * each node answers for its own sessions alone (and logs it once): lists and broadcasts to a
+ * user or to all reach this node's sessions only. What needs another node and cannot be
+ * answered here (`getLive`, `end`, `broadcast` or `observe` of a session this node does not run,
+ * a resume of one) rejects with `cluster_unavailable` (HTTP 503: retry), never with a wrong
+ * "not found", and never hangs (each Redis command has `commandTimeoutMs`). When Redis is back,
+ * even restarted empty, every node announces itself and claims its live sessions again at once.
  */
 export class ClusterSessionControl implements SessionControl {
   private readonly leases = new Map<string, number>();
   private stopWatching: (() => void) | undefined;
+  private stopAnnouncing: (() => void) | undefined;
 
   private constructor(
     private readonly local: SessionControl,
@@ -66,6 +82,7 @@ export class ClusterSessionControl implements SessionControl {
       local.node,
       options.keyPrefix ?? 'earshot:',
       logger,
+      { commandTimeoutMs: options.commandTimeoutMs ?? 2000 },
     );
     const registry = new ClusterRegistry(bus, options.heartbeatSeconds ?? 5);
     const control = new ClusterSessionControl(
@@ -79,11 +96,10 @@ export class ClusterSessionControl implements SessionControl {
     );
     control.answerRequests();
     control.followSessions();
-    // Each beat claims this node's sessions again: after a Redis outage (or restart) the
-    // registry is whole again within one beat.
-    registry.start(() => {
-      void registry.claim(...sessions.list().map((s) => s.id)).catch(() => {});
-    });
+    // Each beat claims this node's sessions again, and a beat runs as soon as Redis is back:
+    // after an outage (or a restart that lost every key) the registry is whole again at once.
+    registry.start(() => registry.claim(...sessions.list().map((s) => s.id)));
+    control.stopAnnouncing = bus.onAvailable(() => void registry.beat());
     return control;
   }
 
@@ -107,7 +123,13 @@ export class ClusterSessionControl implements SessionControl {
     return this.atOwner(
       id,
       () => this.local.end(id),
-      (node) => this.bus.request<LiveSession | null>(node, 'end', { id }, this.timeoutMs),
+      (node) =>
+        this.bus.request<LiveSession | null>(
+          node,
+          'end',
+          { id },
+          Math.max(this.timeoutMs, END_TIMEOUT_MS),
+        ),
     );
   }
 
@@ -152,7 +174,8 @@ export class ClusterSessionControl implements SessionControl {
   /**
    * Takes over a session another node runs, for a client that resumed here: that node
    * flushes and hands over its state. Resolves `undefined` when no live node runs it or it
-   * cannot be handed over.
+   * cannot be handed over; rejects with `cluster_unavailable` when Redis or that node cannot
+   * be reached now (the client should try again).
    */
   async takeOver(id: string): Promise<HandoverState | undefined> {
     const owner = await this.ownerOf(id);
@@ -167,6 +190,7 @@ export class ClusterSessionControl implements SessionControl {
       return state ?? undefined;
     } catch (error) {
       this.logger.warn({ sessionId: id, owner, err: error }, 'handover failed');
+      if (EarshotError.isInstance(error) && error.code === 'cluster_unavailable') throw error;
       return undefined;
     }
   }
@@ -174,6 +198,7 @@ export class ClusterSessionControl implements SessionControl {
   /** Leaves the cluster: stops answering, releases this node's sessions, closes the bus. */
   async leave(): Promise<void> {
     this.stopWatching?.();
+    this.stopAnnouncing?.();
     await Promise.all(this.sessions.list().map((s) => this.registry.release(s.id).catch(() => {})));
     await this.registry.stop();
     await this.bus.close();
@@ -212,12 +237,12 @@ export class ClusterSessionControl implements SessionControl {
     return (await there(owner)) ?? undefined;
   }
 
+  /** The node that runs `id`; `cluster_unavailable` when the registry cannot be read. */
   private async ownerOf(id: string): Promise<string | undefined> {
     try {
       return await this.registry.owner(id);
     } catch (error) {
-      this.bus.degraded(error);
-      return undefined;
+      throw this.bus.unavailable(error);
     }
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EarshotError, type Logger } from '@earshot/protocol';
+import { EarshotError, ERROR_CODES, type ErrorCode, type Logger } from '@earshot/protocol';
 import type { Redis } from 'ioredis';
 
 /** Answers one kind of request from another node. */
@@ -12,6 +12,14 @@ interface Envelope {
   readonly body?: unknown;
   readonly ok?: boolean;
   readonly error?: string;
+  /** The code of a failed request's `EarshotError`, so it stays typed across nodes. */
+  readonly code?: string;
+}
+
+/** Options of {@link RedisBus.open}. */
+export interface RedisBusOptions {
+  /** How long one Redis command may take before it fails (`cluster_unavailable`), in ms. */
+  readonly commandTimeoutMs: number;
 }
 
 interface PendingRequest {
@@ -23,13 +31,18 @@ interface PendingRequest {
 /**
  * The nodes' line to each other over Redis: commands on one connection, pub/sub on another;
  * requests to one node (`rpc:<node>`) answered on the asker's reply channel. Nothing queues
- * while Redis is away: a call fails at once (`unavailable`), so callers fall back to what this
- * node knows alone, and the bus says so in the log once per outage.
+ * while Redis is away and nothing waits on it for long: a command fails at once when Redis is
+ * unreachable, or after `commandTimeoutMs` when it does not answer (frozen, or a partition that
+ * drops packets), and a request fails with `cluster_unavailable`; callers fall back to what
+ * this node knows alone, and the bus says so in the log once per outage. When Redis is back
+ * (restarted, perhaps empty) the bus subscribes again and tells {@link RedisBus.onAvailable}
+ * listeners, so the registry can be announced again at once.
  */
 export class RedisBus {
   private readonly handlers = new Map<string, RequestHandler>();
   private readonly pending = new Map<string, PendingRequest>();
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  private readonly availableListeners = new Set<() => void>();
   private warned = false;
   private closed = false;
 
@@ -46,13 +59,26 @@ export class RedisBus {
       connection.on('error', (error: Error) => this.degraded(error));
     }
     redis.on('ready', () => {
-      if (this.warned) this.logger.info({ node }, 'cluster bus: Redis is back');
-      this.warned = false;
+      this.answered();
+      for (const listener of this.availableListeners) listener();
+    });
+    // ioredis renews the subscriptions it had made; one that failed while Redis was away (a
+    // node started during an outage) would never be made. Asking again is harmless.
+    subscriber.on('ready', () => {
+      if (this.closed) return;
+      const channels = [...this.ownChannels(), ...this.listeners.keys()];
+      this.subscriber.subscribe(...channels).catch((error: unknown) => this.degraded(error));
     });
   }
 
   /** Connects to Redis at `url` (`ioredis` must be installed); connecting goes on in the background. */
-  static async open(url: string, node: string, prefix: string, logger: Logger): Promise<RedisBus> {
+  static async open(
+    url: string,
+    node: string,
+    prefix: string,
+    logger: Logger,
+    { commandTimeoutMs }: RedisBusOptions,
+  ): Promise<RedisBus> {
     let RedisClass: typeof Redis;
     try {
       const loaded = (await import('ioredis')) as unknown as {
@@ -76,6 +102,8 @@ export class RedisBus {
       // Fail at once while Redis is away instead of queueing: callers fall back to one node.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      // A Redis that takes the connection but never answers would hold every caller forever.
+      commandTimeout: commandTimeoutMs,
       retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
     };
     const bus = new RedisBus(
@@ -87,9 +115,18 @@ export class RedisBus {
     );
     // The subscriber queues its SUBSCRIBEs until connected and renews them after a reconnect.
     await bus.subscriber
-      .subscribe(bus.channel('rpc', node), bus.channel('reply', node))
+      .subscribe(...bus.ownChannels())
       .catch((error: unknown) => bus.degraded(error));
     return bus;
+  }
+
+  /**
+   * Calls `listener` each time Redis answers again after being unreachable (and when it first
+   * does), until the returned function is called.
+   */
+  onAvailable(listener: () => void): () => void {
+    this.availableListeners.add(listener);
+    return () => this.availableListeners.delete(listener);
   }
 
   /** Whether Redis answers now. */
@@ -108,15 +145,21 @@ export class RedisBus {
   }
 
   /**
-   * Asks `node` to do `kind` and resolves its answer. Rejects when Redis or the node does not
-   * answer within `timeoutMs`.
+   * Asks `node` to do `kind` and resolves its answer. Rejects with `cluster_unavailable` when
+   * Redis cannot carry the request, no node listens as `node`, or no answer comes within
+   * `timeoutMs`; with the node's own error (and code) when it failed to do it.
    */
   async request<T>(node: string, kind: string, body: unknown, timeoutMs: number): Promise<T> {
     const id = randomUUID();
     const answer = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new EarshotError('timeout', `node ${node} did not answer ${kind} in time`));
+        reject(
+          new EarshotError(
+            'cluster_unavailable',
+            `node ${node} did not answer ${kind} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });
@@ -126,16 +169,28 @@ export class RedisBus {
         this.channel('rpc', node),
         JSON.stringify(envelope),
       );
-      if (receivers === 0) throw new EarshotError('session_not_found', `node ${node} is gone`);
+      // Gone, or not subscribed again yet after Redis came back: either way, not now.
+      if (receivers === 0) {
+        throw new EarshotError('cluster_unavailable', `node ${node} is not on the cluster bus`);
+      }
     } catch (error) {
       const entry = this.pending.get(id);
       if (entry) {
         clearTimeout(entry.timer);
         this.pending.delete(id);
-        entry.reject(error);
+        entry.reject(EarshotError.isInstance(error) ? error : this.unavailable(error));
       }
     }
     return (await answer) as T;
+  }
+
+  /** `error` (from Redis or ioredis) as the typed error callers see: `cluster_unavailable`. */
+  unavailable(error: unknown): EarshotError {
+    this.degraded(error);
+    const reason = error instanceof Error ? error.message : String(error);
+    return new EarshotError('cluster_unavailable', `Redis (the cluster bus) failed: ${reason}`, {
+      cause: error,
+    });
   }
 
   /** Publishes `message` on a channel; resolves how many nodes received it (0 when Redis is away). */
@@ -166,6 +221,17 @@ export class RedisBus {
     };
   }
 
+  /**
+   * Notes that Redis answered: ends the outage the log spoke of, if any. Redis that froze and
+   * thawed never reconnects, so the registry's heartbeat says so too.
+   */
+  answered(): void {
+    if (this.warned && !this.closed) {
+      this.logger.info({ node: this.node }, 'cluster bus: Redis is back');
+    }
+    this.warned = false;
+  }
+
   /** Logs, once per outage, that the cluster runs on what this node knows alone. */
   degraded(error: unknown): void {
     if (this.warned || this.closed) return;
@@ -176,9 +242,15 @@ export class RedisBus {
     );
   }
 
+  /** This node's request and reply channels. */
+  private ownChannels(): [string, string] {
+    return [this.channel('rpc', this.node), this.channel('reply', this.node)];
+  }
+
   /** Closes both connections; pending requests fail. */
   async close(): Promise<void> {
     this.closed = true;
+    this.availableListeners.clear();
     for (const [id, entry] of this.pending) {
       clearTimeout(entry.timer);
       entry.reject(new EarshotError('session_ended', 'the cluster bus closed'));
@@ -200,7 +272,7 @@ export class RedisBus {
       clearTimeout(entry.timer);
       this.pending.delete(reply.id);
       if (reply.ok) entry.resolve(reply.body);
-      else entry.reject(new EarshotError('internal', reply.error ?? 'request failed'));
+      else entry.reject(new EarshotError(codeOf(reply.code), reply.error ?? 'request failed'));
       return;
     }
     for (const listener of this.listeners.get(channel) ?? []) listener(raw);
@@ -216,10 +288,19 @@ export class RedisBus {
       const body = await handler(request.body, request.from);
       reply = { id: request.id, from: this.node, ok: true, body: body ?? null };
     } catch (error) {
-      reply = { id: request.id, from: this.node, ok: false, error: String(error) };
+      reply = EarshotError.isInstance(error)
+        ? { id: request.id, from: this.node, ok: false, error: error.message, code: error.code }
+        : { id: request.id, from: this.node, ok: false, error: String(error) };
     }
     await this.publish(this.channel('reply', request.from), reply);
   }
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** A code another node sent, if it is one this node knows; else `internal`. */
+function codeOf(code: string | undefined): ErrorCode {
+  return code !== undefined && KNOWN_CODES.has(code) ? (code as ErrorCode) : 'internal';
 }
 
 function parse(raw: string): Envelope | undefined {

@@ -15,6 +15,7 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   capacity: 503,
   store_error: 503,
   store_unavailable: 503,
+  cluster_unavailable: 503,
 };
 
 /** The HTTP status a REST error with `code` is answered with (500 for codes not listed). */

@@ -70,11 +70,41 @@ export class LocalService {
     const child = this.child;
     if (!child) return;
     const exited = once(child, 'exit');
+    // A paused program would only act on its stop signal once resumed.
+    child.kill('SIGCONT');
     child.kill(this.spec.stopSignal ?? 'SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
     this.child = undefined;
+  }
+
+  /**
+   * Kills the program with SIGKILL, as a crash or the OOM killer does: no shutdown, its clients'
+   * connections reset. Waits for it to exit.
+   */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+    this.child = undefined;
+  }
+
+  /**
+   * Freezes the program (SIGSTOP): its port still accepts connections and takes requests, but
+   * nothing answers, as with a hung server or a partition that drops packets. Undone by
+   * {@link LocalService.resume}; {@link LocalService.stop} and {@link LocalService.kill} resume
+   * it first.
+   */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused program go on (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** What the program printed last, for diagnosing a failed start. */

@@ -12,6 +12,19 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** Kills it with SIGKILL, as a crash does: connections reset, nothing persisted. */
+  kill(): Promise<void>;
+  /** Kills it (SIGKILL) and starts it again on the same port, empty: a crash and a restart. */
+  restart(): Promise<void>;
+  /**
+   * Freezes it (SIGSTOP): connections stay open and commands are taken, but nothing answers
+   * until {@link RedisServer.resume}.
+   */
+  pause(): void;
+  /** Lets a paused server answer again (SIGCONT). */
+  resume(): void;
+  /** Whether it is running (started and not stopped or killed). */
+  readonly running: boolean;
 }
 
 /** Whether Redis answers `PING` on `port`. */
@@ -51,5 +64,15 @@ export async function startRedis(): Promise<RedisServer> {
     port,
     stop: () => service.stop(),
     start: () => service.start(),
+    kill: () => service.kill(),
+    restart: async () => {
+      await service.kill();
+      await service.start();
+    },
+    pause: () => service.pause(),
+    resume: () => service.resume(),
+    get running() {
+      return service.running;
+    },
   };
 }

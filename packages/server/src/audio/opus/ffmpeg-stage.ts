@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { type AudioFormat, EarshotError } from '@earshot/protocol';
+import { ContainerSessionAudio } from '@earshot/providers/resilient';
 import type { AudioSink, AudioStage } from '../audio-stage.js';
 
 /** The containers {@link FfmpegOpusStage} reads. */
@@ -15,22 +16,26 @@ export interface FfmpegOpusStageOptions {
   readonly ffmpegPath?: string;
   /** How long {@link FfmpegOpusStage.end} waits for FFmpeg before killing it. 10 s. */
   readonly endTimeoutMs?: number;
-  /** How many times FFmpeg is restarted after a crash before the stage gives up. 5. */
+  /**
+   * How many times in a row FFmpeg is started again after dying before the stage gives up; a
+   * run of FFmpeg that decodes 10 s of audio resets the count. 5.
+   */
   readonly maxRestarts?: number;
   /**
-   * Input held while FFmpeg restarts or is behind, at most; beyond it chunks are dropped and
-   * reported. 1 MiB.
+   * Input held for a restarted FFmpeg (what the running one has not decoded yet), and queued
+   * for FFmpeg when it is behind, at most; beyond it the oldest input is dropped, and a chunk
+   * FFmpeg cannot take is dropped and reported. 1 MiB.
    */
   readonly maxPendingBytes?: number;
 }
 
-// The container header is kept to replay it to a restarted FFmpeg; real ones are a few
-// hundred bytes (WebM EBML+Segment+Tracks; Ogg OpusHead+OpusTags pages).
-const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_STDERR_BYTES = 4096;
-const WEBM_CLUSTER_ID = 0x1f43b675;
-const WEBM_SEGMENT_ID = [0x18, 0x53, 0x80, 0x67];
-const OGG_CAPTURE = 0x4f676753; // "OggS"
+// Opus's ceiling, 510 kbit/s: how many seconds of input `maxPendingBytes` holds at least.
+const MAX_OPUS_BYTES_PER_SECOND = 64_000;
+// An FFmpeg that decoded this much audio has recovered: its restarts in a row start over.
+const RECOVERED_AFTER_SECONDS = 10;
+// Input already decoded is forgotten in steps of this much audio, not on every read.
+const TRIM_EVERY_SECONDS = 1;
 
 interface Child {
   readonly process: ChildProcessWithoutNullStreams;
@@ -46,6 +51,10 @@ interface Child {
   carry: number | undefined;
   /** Killed by this stage (destroy, end timeout): its exit is expected. */
   killed: boolean;
+  /** Output bytes still to drop: audio the FFmpeg before it had already emitted. */
+  skipBytes: number;
+  /** Bytes this FFmpeg emitted (after `skipBytes`). */
+  emitted: number;
 }
 
 /**
@@ -54,11 +63,17 @@ interface Child {
  * `ffmpeg -f webm|ogg -i pipe:0 -f s16le -ac 1 -ar <rate> pipe:1`. Input goes to its stdin,
  * its stdout to `sink.data`, whole samples only.
  *
- * It survives FFmpeg dying: a crash (a signal, or an early exit) is reported as a non-fatal
- * `internal` error and FFmpeg is started again with the container header kept from the start
- * of the stream replayed first, so the chunks that follow still decode; at most what was in
- * flight is lost. FFmpeg rejecting the input is `invalid_audio`. Children are always killed
- * and reaped: on {@link FfmpegOpusStage.destroy}, and when {@link FfmpegOpusStage.end} times out.
+ * It survives FFmpeg dying (a signal, the OOM killer, an early exit): FFmpeg is started again
+ * and given the container header, then the input from the last WebM block or Ogg page at or
+ * before what the dead one had emitted (the stage indexes its input as it arrives, and keeps
+ * what is not decoded yet); output the dead one had already emitted is dropped from the new
+ * one's. So no audio is lost and the session's clock is unbroken: the output is the same
+ * samples, give or take one Opus frame at the join. Audio that could not be replayed (beyond
+ * `maxPendingBytes`) becomes silence of the same length, so later transcript times stay true.
+ * Each restart is reported as a non-fatal `audio_decoder_failed`; an FFmpeg that keeps dying
+ * (`maxRestarts` in a row) or cannot be started is a fatal one. FFmpeg rejecting the input is
+ * `invalid_audio`. Children are always killed and reaped: on {@link FfmpegOpusStage.destroy},
+ * when {@link FfmpegOpusStage.end} times out, and when the stage gives up.
  *
  * @example
  * ```ts
@@ -74,13 +89,13 @@ export class FfmpegOpusStage implements AudioStage {
   /** PCM16 mono at `outputSampleRate`. */
   readonly output: AudioFormat;
   private child: Child | undefined;
-  private readonly header: HeaderCapture;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  /** The input not decoded yet, indexed by block (WebM) or page (Ogg), header kept. */
+  private readonly input: ContainerSessionAudio;
+  /** Bytes emitted to the sink, silence for lost audio included: the stage's clock. */
+  private emitted = 0;
+  private trimmedAt = 0;
   private restartCount = 0;
-  /** After a restart: input is dropped up to the next Cluster / page, where FFmpeg can resume. */
-  private resyncing = false;
-  private resyncWindow = 0;
+  private restartsInARow = 0;
   private ending = false;
   private destroyed = false;
   private failed = false;
@@ -104,7 +119,10 @@ export class FfmpegOpusStage implements AudioStage {
     this.endTimeoutMs = options.endTimeoutMs ?? 10_000;
     this.maxRestarts = options.maxRestarts ?? 5;
     this.maxPendingBytes = options.maxPendingBytes ?? 1024 * 1024;
-    this.header = new HeaderCapture(options.container);
+    this.input = new ContainerSessionAudio(
+      options.container === 'webm' ? 'webm-opus' : 'ogg-opus',
+      this.maxPendingBytes / MAX_OPUS_BYTES_PER_SECOND,
+    );
     this.child = this.spawnChild();
   }
 
@@ -118,27 +136,21 @@ export class FfmpegOpusStage implements AudioStage {
     return this.restartCount;
   }
 
+  /** Seconds of audio emitted so far (silence standing in for audio lost included). */
+  get seconds(): number {
+    return this.emitted / 2 / this.output.sampleRate;
+  }
+
   /** Feeds container bytes split anywhere. Never throws. */
   write(chunk: Uint8Array): void {
     if (this.destroyed || this.failed || this.ending || chunk.byteLength === 0) return;
-    this.header.feed(chunk);
-    this.send(chunk);
-  }
-
-  private send(input: Uint8Array): void {
-    let chunk = input;
+    // Copied once: kept for a restart and queued on FFmpeg's stdin, while the caller may
+    // reuse its buffer.
+    const bytes = chunk.slice();
+    this.input.push(bytes, 0);
     const child = this.child;
-    if (child === undefined || child.exited) {
-      // Between a crash and its restart: hold the bytes for the next FFmpeg.
-      this.hold(chunk);
-      return;
-    }
-    if (this.resyncing) {
-      const from = this.resyncFrom(chunk);
-      if (from === undefined) return;
-      child.process.stdin.write(this.syncBytes());
-      chunk = chunk.subarray(from);
-    }
+    // Between a crash and its restart: the next FFmpeg is given it from `input`.
+    if (child === undefined || child.exited) return;
     if (child.process.stdin.writableLength > this.maxPendingBytes) {
       this.sink.error(
         new EarshotError(
@@ -148,7 +160,7 @@ export class FfmpegOpusStage implements AudioStage {
       );
       return;
     }
-    child.process.stdin.write(chunk);
+    child.process.stdin.write(bytes);
   }
 
   /**
@@ -161,7 +173,7 @@ export class FfmpegOpusStage implements AudioStage {
     if (this.ending) return done;
     this.ending = true;
     const child = this.child;
-    if (child === undefined || child.closed) {
+    if (child === undefined || child.closed || this.failed) {
       this.finish();
       return done;
     }
@@ -181,8 +193,6 @@ export class FfmpegOpusStage implements AudioStage {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.pending = [];
-    this.pendingBytes = 0;
     if (this.child !== undefined) this.kill(this.child);
     this.finish();
   }
@@ -214,7 +224,10 @@ export class FfmpegOpusStage implements AudioStage {
       process = spawn(this.ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (cause) {
       this.giveUp(
-        new EarshotError('internal', 'FFmpeg could not be started', { cause, fatal: true }),
+        new EarshotError('audio_decoder_failed', 'FFmpeg could not be started', {
+          cause,
+          fatal: true,
+        }),
       );
       return undefined;
     }
@@ -231,6 +244,8 @@ export class FfmpegOpusStage implements AudioStage {
       producedOutput: false,
       carry: undefined,
       killed: false,
+      skipBytes: 0,
+      emitted: 0,
     };
     // EPIPE/ECONNRESET when FFmpeg dies with bytes unread: its exit is handled on 'close'.
     process.stdin.on('error', () => {});
@@ -244,10 +259,14 @@ export class FfmpegOpusStage implements AudioStage {
       if (process.pid === undefined) {
         child.exited = true;
         this.giveUp(
-          new EarshotError('internal', `FFmpeg could not be started: ${cause.message}`, {
-            cause,
-            fatal: true,
-          }),
+          new EarshotError(
+            'audio_decoder_failed',
+            `FFmpeg could not be started: ${cause.message}`,
+            {
+              cause,
+              fatal: true,
+            },
+          ),
         );
       }
     });
@@ -276,7 +295,30 @@ export class FfmpegOpusStage implements AudioStage {
       child.carry = bytes[bytes.byteLength - 1];
       bytes = bytes.subarray(0, bytes.byteLength - 1);
     }
-    if (bytes.byteLength > 0) this.sink.data(bytes);
+    if (child.skipBytes > 0) {
+      // A restarted FFmpeg's first samples: the one before it had emitted them already.
+      const skip = Math.min(child.skipBytes, bytes.byteLength);
+      child.skipBytes -= skip;
+      bytes = bytes.subarray(skip);
+    }
+    if (bytes.byteLength === 0) return;
+    this.emit(bytes);
+    child.emitted += bytes.byteLength;
+    if (child.emitted >= RECOVERED_AFTER_SECONDS * 2 * this.output.sampleRate) {
+      this.restartsInARow = 0;
+    }
+    // What FFmpeg has emitted it will never need again: only a block or page at or before
+    // the current point is kept for a restart.
+    const seconds = this.seconds;
+    if (seconds - this.trimmedAt >= TRIM_EVERY_SECONDS) {
+      this.trimmedAt = seconds;
+      this.input.trimBefore(seconds);
+    }
+  }
+
+  private emit(bytes: Uint8Array): void {
+    this.emitted += bytes.byteLength;
+    this.sink.data(bytes);
   }
 
   private onStderr(child: Child, data: Buffer): void {
@@ -300,7 +342,7 @@ export class FfmpegOpusStage implements AudioStage {
       return;
     }
     const stderr = child.stderr.trim();
-    if (this.ending && signal === null && this.pending.length === 0) {
+    if (this.ending && signal === null) {
       // Normal end. FFmpeg still logs what it could not decode (e.g. a truncated stream).
       if ((code !== 0 || stderr !== '') && !child.stderrReported) {
         this.sink.error(
@@ -317,87 +359,65 @@ export class FfmpegOpusStage implements AudioStage {
       // FFmpeg refused the input. Unless it had decoded some of it (so the header is good
       // and the rest may be too), a new FFmpeg would refuse it the same way.
       const message = `FFmpeg rejected the audio (exit ${code}): ${firstLine(stderr) || 'no message'}`;
-      if (!child.producedOutput || this.restartCount >= this.maxRestarts) {
+      if (!child.producedOutput || this.restartsInARow >= this.maxRestarts) {
         this.giveUp(new EarshotError('invalid_audio', message, { fatal: true }));
         return;
       }
       if (!child.stderrReported) this.sink.error(new EarshotError('invalid_audio', message));
-    } else {
-      if (this.restartCount >= this.maxRestarts) {
-        this.giveUp(
-          new EarshotError(
-            'internal',
-            `audio decoder (FFmpeg) died ${this.restartCount + 1} times; giving up`,
-            { fatal: true },
-          ),
-        );
-        return;
-      }
-      this.sink.error(
+      // What it choked on would choke the next one too: it starts at the newest input.
+      this.restart(this.input.seconds);
+      return;
+    }
+    // Killed, crashed, or exited cleanly before the end of the input: it is not the audio.
+    const how = signal ?? `exit ${code}`;
+    if (this.restartsInARow >= this.maxRestarts) {
+      this.giveUp(
         new EarshotError(
-          'internal',
-          `audio decoder (FFmpeg) stopped unexpectedly (${signal ?? `exit ${code}`}); restarted, the audio in flight may be lost`,
-        ),
-      );
-    }
-    this.restart();
-  }
-
-  private restart(): void {
-    this.restartCount++;
-    const child = this.spawnChild();
-    this.child = child;
-    if (child === undefined) return;
-    // The header first, so the new FFmpeg knows the stream; then what arrived meanwhile.
-    const header = this.header.bytes();
-    if (header !== undefined) {
-      child.process.stdin.write(header);
-      // The next bytes start anywhere inside an element or page; FFmpeg would log errors and
-      // skip them anyway. Feeding it from the next Cluster / page keeps it quiet and exact.
-      this.resyncing = true;
-      this.resyncWindow = 0;
-    }
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (const chunk of pending) this.send(chunk);
-    if (this.ending) child.process.stdin.end();
-  }
-
-  /** Where in `chunk` the input can resume after a restart (just after the sync ID), if anywhere. */
-  private resyncFrom(chunk: Uint8Array): number | undefined {
-    const target = this.options.container === 'webm' ? WEBM_CLUSTER_ID : OGG_CAPTURE;
-    let w = this.resyncWindow;
-    for (let i = 0; i < chunk.byteLength; i++) {
-      w = ((w << 8) | chunk[i]!) >>> 0;
-      if (w === target) {
-        this.resyncing = false;
-        return i + 1;
-      }
-    }
-    this.resyncWindow = w;
-    return undefined;
-  }
-
-  /** The sync ID whose bytes {@link resyncFrom} consumed. */
-  private syncBytes(): Uint8Array {
-    const id = this.options.container === 'webm' ? WEBM_CLUSTER_ID : OGG_CAPTURE;
-    return new Uint8Array([id >>> 24, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff]);
-  }
-
-  private hold(chunk: Uint8Array): void {
-    if (this.pendingBytes + chunk.byteLength > this.maxPendingBytes) {
-      this.sink.error(
-        new EarshotError(
-          'internal',
-          'too much audio arrived while FFmpeg restarted; a chunk was dropped',
+          'audio_decoder_failed',
+          `the audio decoder (FFmpeg) stopped unexpectedly (${how}) ${this.restartsInARow + 1} times in a row; giving up`,
+          { fatal: true },
         ),
       );
       return;
     }
-    // Copied: the caller may reuse its buffer before the new FFmpeg reads it.
-    this.pending.push(chunk.slice());
-    this.pendingBytes += chunk.byteLength;
+    const at = this.seconds;
+    const lost = this.restart(at);
+    if (this.failed) return;
+    this.sink.error(
+      new EarshotError(
+        'audio_decoder_failed',
+        lost > 0
+          ? `the audio decoder (FFmpeg) stopped unexpectedly (${how}); restarted, and ${lost.toFixed(2)} s of audio from ${at.toFixed(2)} s could not be replayed (silence stands in)`
+          : `the audio decoder (FFmpeg) stopped unexpectedly (${how}); restarted at ${at.toFixed(2)} s of audio, nothing lost`,
+      ),
+    );
+  }
+
+  /**
+   * Starts a new FFmpeg on the container header and the input from the last block or page at
+   * or before `from` seconds. Resolves the seconds of audio that could not be replayed.
+   */
+  private restart(from: number): number {
+    this.restartCount++;
+    this.restartsInARow++;
+    const replay = this.input.replay(from);
+    const child = this.spawnChild();
+    if (child === undefined) return 0;
+    this.child = child;
+    const rate = this.output.sampleRate;
+    const now = this.emitted / 2;
+    const start = Math.round(replay.start * rate);
+    let lost = 0;
+    if (start <= now) {
+      child.skipBytes = (now - start) * 2;
+    } else {
+      // Audio no FFmpeg will decode: silence of its length keeps every later time true.
+      lost = (start - now) / rate;
+      this.emit(new Uint8Array((start - now) * 2));
+    }
+    for (const chunk of replay.chunks) child.process.stdin.write(chunk);
+    if (this.ending) child.process.stdin.end();
+    return lost;
   }
 
   private kill(child: Child): void {
@@ -408,8 +428,6 @@ export class FfmpegOpusStage implements AudioStage {
   private giveUp(error: EarshotError): void {
     if (this.failed) return;
     this.failed = true;
-    this.pending = [];
-    this.pendingBytes = 0;
     if (this.child !== undefined) this.kill(this.child);
     this.sink.error(error);
     this.finish();
@@ -424,129 +442,7 @@ export class FfmpegOpusStage implements AudioStage {
   }
 }
 
-/**
- * Sets the Segment's size to "unknown" (all ones, same length) in a replayed WebM header: the
- * new FFmpeg sees only the rest of the stream, and a known size would be wrong for it.
- */
-function markSegmentSizeUnknown(header: Uint8Array): void {
-  for (let i = 0; i + 4 < header.byteLength; i++) {
-    if (WEBM_SEGMENT_ID.every((b, k) => header[i + k] === b)) {
-      const first = header[i + 4]!;
-      if (first === 0) return;
-      const length = Math.clz32(first) - 23;
-      if (i + 4 + length > header.byteLength) return;
-      header[i + 4] = first | (0xff >> length);
-      for (let k = 1; k < length; k++) header[i + 4 + k] = 0xff;
-      return;
-    }
-  }
-}
-
 function firstLine(text: string): string {
   const line = text.indexOf('\n');
   return line < 0 ? text : text.slice(0, line);
-}
-
-/**
- * Keeps the start of the stream that a fresh FFmpeg needs before any later chunk: for WebM the
- * bytes before the first Cluster (EBML header, Segment, Tracks); for Ogg the leading pages
- * whose granule position is 0 or -1 (OpusHead, OpusTags).
- */
-class HeaderCapture {
-  private parts: Uint8Array[] = [];
-  private size = 0;
-  private done = false;
-  private result: Uint8Array | undefined;
-  private window = 0;
-
-  constructor(private readonly container: OpusContainer) {}
-
-  feed(chunk: Uint8Array): void {
-    if (this.done) return;
-    if (this.container === 'webm') this.feedWebm(chunk);
-    else this.feedOgg(chunk);
-  }
-
-  /** The header, once complete; `undefined` before or if the stream had none. */
-  bytes(): Uint8Array | undefined {
-    return this.result;
-  }
-
-  private feedWebm(chunk: Uint8Array): void {
-    let w = this.window;
-    for (let i = 0; i < chunk.byteLength; i++) {
-      w = ((w << 8) | chunk[i]!) >>> 0;
-      if (w === WEBM_CLUSTER_ID) {
-        const before = chunk.subarray(0, i + 1);
-        this.parts.push(before);
-        this.size += before.byteLength;
-        // The header is everything before the Cluster ID's four bytes.
-        this.complete(this.size - 4);
-        return;
-      }
-    }
-    this.window = w;
-    this.append(chunk);
-  }
-
-  private feedOgg(chunk: Uint8Array): void {
-    this.append(chunk);
-    if (this.done) return;
-    const all = this.join(this.size);
-    let at = 0;
-    for (;;) {
-      if (all.byteLength - at < 27) return;
-      if (
-        all[at] !== 0x4f ||
-        all[at + 1] !== 0x67 ||
-        all[at + 2] !== 0x67 ||
-        all[at + 3] !== 0x53
-      ) {
-        this.complete(0);
-        return;
-      }
-      const segments = all[at + 26]!;
-      if (all.byteLength - at < 27 + segments) return;
-      let body = 0;
-      for (let k = 0; k < segments; k++) body += all[at + 27 + k]!;
-      if (all.byteLength - at < 27 + segments + body) return;
-      let granuleIsHeader = true;
-      const g0 = all[at + 6]!;
-      for (let k = 6; k < 14; k++) if (all[at + k] !== g0) granuleIsHeader = false;
-      // Header pages have granule 0 (a page that completes a header packet) or -1 (none).
-      if (!granuleIsHeader || (g0 !== 0 && g0 !== 0xff)) {
-        this.complete(at);
-        return;
-      }
-      at += 27 + segments + body;
-    }
-  }
-
-  private append(chunk: Uint8Array): void {
-    if (this.size + chunk.byteLength > MAX_HEADER_BYTES) {
-      this.complete(0);
-      return;
-    }
-    this.parts.push(chunk.slice());
-    this.size += chunk.byteLength;
-  }
-
-  private complete(length: number): void {
-    this.done = true;
-    this.result = length > 0 ? this.join(this.size).slice(0, length) : undefined;
-    this.parts = [];
-    if (this.result !== undefined && this.container === 'webm') markSegmentSizeUnknown(this.result);
-  }
-
-  private join(total: number): Uint8Array {
-    if (this.parts.length === 1) return this.parts[0]!;
-    const all = new Uint8Array(total);
-    let at = 0;
-    for (const part of this.parts) {
-      all.set(part, at);
-      at += part.byteLength;
-    }
-    this.parts = [all];
-    return all;
-  }
 }
