@@ -651,7 +651,13 @@ export function createEarshotServer(options: EarshotServerOptions): EarshotServe
       },
       (error: unknown) => {
         logger.error({ err: error }, 'upgrade failed');
-        refuseUpgrade(socket, new EarshotError('store_error', 'could not admit the session'));
+        // A typed failure (the cluster unreachable for a resume, the store down) keeps its code.
+        refuseUpgrade(
+          socket,
+          EarshotError.isInstance(error)
+            ? error
+            : new EarshotError('store_error', 'could not admit the session'),
+        );
       },
     );
   }

@@ -40,6 +40,8 @@ class FakeStream extends EventEmitter<SttStreamEvents> implements SttStream {
   closed = false;
   keepAlives = 0;
   silent = false;
+  /** At `end()`, this many progress interims 100 ms apart before the final (a backlog). */
+  backlogSteps = 0;
   private runValue = 0;
   private runLength = 0;
 
@@ -85,6 +87,10 @@ class FakeStream extends EventEmitter<SttStreamEvents> implements SttStream {
   }
 
   async end(): Promise<void> {
+    for (let step = 0; step < this.backlogSteps && !this.closed; step++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (this.words.length > 0) this.emit('transcript', this.hypothesis(false));
+    }
     if (!this.silent) this.flush();
     this.close();
   }
@@ -370,6 +376,18 @@ describe('the resilient layer', () => {
     expect(Date.now() - started).toBeLessThan(1500);
     expect(out.finals.map((f) => f.text)).toEqual(['w0 w1']);
     expect(stream.stats.finalsTimedOut).toBe(1);
+  });
+
+  it('waits for the last finals as long as the provider keeps answering (a backlog), not a fixed time', async () => {
+    const fake = new FakeProvider('fake');
+    const { stream, out } = await start(fake, { finalTimeoutSeconds: 0.3 });
+    fake.live!.silent = true; // heard, not yet answered: the provider is behind
+    for (let n = 0; n < 3; n++) stream.write(block(n));
+    fake.live!.silent = false;
+    fake.live!.backlogSteps = 8; // 0.8 s of progress before its final, past the 0.3 s wait
+    await stream.end();
+    expect(spokenWords(out.finals)).toEqual(expectedWords(3));
+    expect(stream.stats.finalsTimedOut).toBe(0);
   });
 
   it('replaces an upstream that stops answering mid-utterance', async () => {

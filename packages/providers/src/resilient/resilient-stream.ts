@@ -24,7 +24,10 @@ export interface ResilienceSettings {
    * first pause after that. Default: the smaller of 15 s and a quarter of the limit.
    */
   readonly rolloverLeadSeconds?: number;
-  /** Wait at most this long for the last finals at `end()` (or after a stall), seconds. Default 10. */
+  /**
+   * At `end()`, wait for the last finals until the provider has been silent this long (it may
+   * be working through a backlog); for a retired upstream, at most this long. Seconds; default 10.
+   */
   readonly finalTimeoutSeconds?: number;
   /**
    * An open utterance with no event from the upstream for this long while audio flows means
@@ -617,7 +620,9 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       this.close();
       return;
     }
-    const timeout = this.sleep(this.settings.finalTimeoutSeconds * 1000).then(() => 'timeout');
+    // A provider that is behind (a backlog of audio) still answers: its last finals are
+    // waited for while it does, and for `finalTimeoutSeconds` after it falls silent.
+    const timeout = this.quiet(up, this.settings.finalTimeoutSeconds * 1000).then(() => 'timeout');
     const ended = up.stream.end().then(
       () => 'ended',
       () => 'ended',
@@ -637,6 +642,16 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     this.draining.clear();
     this.releaseHeld();
     this.close();
+  }
+
+  /** Resolves once `up` has sent nothing for `ms`, counted from now at the earliest. */
+  private async quiet(up: Upstream, ms: number): Promise<void> {
+    const from = Date.now();
+    for (;;) {
+      const left = Math.max(from, up.lastEventMs) + ms - Date.now();
+      if (left <= 0 || this.state === 'closed') return;
+      await this.sleep(left);
+    }
   }
 
   private close(): void {

@@ -799,7 +799,12 @@ export class Session {
       data: (bytes: Uint8Array) => this.stream?.write(bytes),
       error: (error: EarshotError) => {
         if (error.fatal) {
-          this.fail(error, CloseCode.UnsupportedData, 'error');
+          // Audio the client got wrong is 1003; a decoder that kept dying is the server's (1011).
+          const code =
+            error.code === 'audio_decoder_failed'
+              ? CloseCode.InternalError
+              : CloseCode.UnsupportedData;
+          this.fail(error, code, 'error');
           return;
         }
         // Bad bytes tend to come in runs; a few reports tell the client, a flood would not.
