@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run on the TypeScript sources of the workspace packages (the "@earshot/source" export
@@ -23,6 +24,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Fails a test file that leaves sockets, servers, timers or child processes open once its
+    // afterAll hooks have run (CONTRIBUTING.md, "Leak guard").
+    setupFiles: [fileURLToPath(new URL('./tests/support/leak-guard.ts', import.meta.url))],
     reporters: ['default'],
   },
 });

@@ -3,6 +3,7 @@ import type { TranscriptMessage } from '@earshot/protocol';
 import { createLocalProvider } from '@earshot/providers/local';
 import { listen, type RunningServer } from '@earshot/server/node';
 import { readWavPcm16, speechFixtures, wordErrorRate } from '@earshot/testing';
+import { expectNoLeaksAfterEach } from '@earshot/testing/leak-guard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -11,6 +12,8 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 // the proxy with its resume token, sends again the audio the server had not acknowledged, and
 // drops the finals it already had. The transcript must be the one an unbroken run gives:
 // every word, exactly once.
+// Each test closes what it opened (clients, their server and upstream connections).
+expectNoLeaksAfterEach();
 const provider = createLocalProvider({ maxConcurrentStreams: 2 });
 let server: RunningServer;
 let proxy: TcpProxy;

@@ -757,6 +757,8 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
       this.#settleAll();
       return;
     }
+    // The previous attempt's resume timeout, when its socket closed before it fired.
+    this.#cancelReconnect();
     this.#reconnectTimer = setTimeout(
       () => {
         this.#reconnectTimer = undefined;

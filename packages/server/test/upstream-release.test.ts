@@ -8,6 +8,7 @@ import {
   TwilioCaller,
   until,
 } from '@earshot/testing';
+import { expectNoLeaksAfterEach } from '@earshot/testing/leak-guard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type RunningServer } from '../src/adapters/node.js';
 import { WsProbe } from './ws-probe.js';
@@ -19,6 +20,8 @@ import { WsProbe } from './ws-probe.js';
 // the ones an unbroken session gives, each once.
 const PCM16 = { encoding: 'pcm16', sampleRate: 16000, channels: 1 } as const;
 const TWILIO_AUTH_TOKEN = 'twilio-auth-token-for-tests';
+// Each test closes what it opened (clients, their server and upstream connections).
+expectNoLeaksAfterEach();
 let emulator: DeepgramEmulator;
 let server: RunningServer;
 let wsUrl: string;

@@ -2,11 +2,22 @@ export { CONTRACT_SCRIPT, contractAudioChunk } from './contract/contract-script.
 export * from './emulators/index.js';
 export { JsonSocket, type OfType, openJsonSocket, type TypedMessage } from './json-socket.js';
 export {
+  childProcesses,
   closedPort,
+  commandLine,
   countResources,
+  describeLeaks,
+  hasLeaks,
+  killLeftoverProcesses,
+  LEAK_KINDS,
+  type LeakSnapshot,
+  type Leaks,
+  leakSnapshot,
+  leaksSince,
   leftoverResources,
   processAlive,
   resourcesAddedSince,
+  settledLeakSnapshot,
   until,
 } from './leaks.js';
 export {
