@@ -56,7 +56,7 @@ export interface ResilientStreamStats {
   reconnectGapsMs: number[];
   /** ms from the first audio written to the first interim (or final). */
   firstTranscriptMs?: number;
-  /** For each final: ms from when the audio at its end was written to its arrival. */
+  /** For each final (the latest 1000): ms from when the audio at its end was written to its arrival. */
   finalLatenciesMs: number[];
   /** Keepalive messages or silence sent while the client was silent. */
   keepAlives: number;
@@ -424,7 +424,7 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
     if (this.firstWriteMs !== undefined) this.stats.firstTranscriptMs ??= now - this.firstWriteMs;
     if (out.isFinal) {
       const writtenAt = this.audio.wallTimeOf(out.end);
-      if (writtenAt !== undefined) this.stats.finalLatenciesMs.push(now - writtenAt);
+      if (writtenAt !== undefined) keepLatest(this.stats.finalLatenciesMs, now - writtenAt);
       this.audio.trimBefore(this.replayStart());
     }
     this.emitOpen('transcript', out);
@@ -697,4 +697,13 @@ export class ResilientStream extends EventEmitter<SttStreamEvents> implements St
       this.sleeps.add(entry);
     });
   }
+}
+
+// Samples kept of a per-final figure: a long session's memory must not grow with its finals.
+const LATENCY_SAMPLES = 1000;
+
+/** Appends `value`, dropping the oldest past {@link LATENCY_SAMPLES}. */
+function keepLatest(samples: number[], value: number): void {
+  samples.push(value);
+  if (samples.length > LATENCY_SAMPLES) samples.shift();
 }

@@ -50,7 +50,13 @@ export class TranscriptJoiner {
     if (this.finalized.has(id)) return undefined;
     const out = { ...trimmed, segmentId: id };
     if (out.isFinal) {
+      // A segment sends nothing after its final: its key goes, and only the latest finalised
+      // ids are remembered, so a session of hours holds no more than one of minutes.
+      this.ids.delete(key);
       this.finalized.add(id);
+      if (this.finalized.size > FINALIZED_REMEMBERED) {
+        this.finalized.delete(this.finalized.values().next().value!);
+      }
       this.lastFinalEnd = Math.max(this.lastFinalEnd, out.end);
       this.pending = undefined;
     } else {
@@ -100,3 +106,6 @@ export class TranscriptJoiner {
     };
   }
 }
+
+// Finalised segment ids remembered against a late repeat (far more than can be in flight).
+const FINALIZED_REMEMBERED = 64;

@@ -9,6 +9,9 @@ export interface ProviderStreamFigures {
   readonly replayedSeconds: number;
 }
 
+// Provider latencies kept per session (the latest), for its p50/p95.
+const LATENCY_SAMPLES = 1000;
+
 /** A tracker's raw figures, carried to another node with a handed-over session. */
 export interface MetricsCarryOver {
   readonly createdAt: number;
@@ -73,6 +76,8 @@ export class SessionMetricsTracker {
     if (arrivedAt === undefined) return undefined;
     const latency = Math.max(0, now - arrivedAt);
     this.latencies.push(latency);
+    // The latest finals' latencies: a session's memory must not grow with its length.
+    if (this.latencies.length > LATENCY_SAMPLES) this.latencies.shift();
     return latency;
   }
 

@@ -13,8 +13,9 @@ export type StoreNotice = (error: EarshotError) => void;
 /**
  * What one session writes to the store, through the server's {@link StoreWriter}: its record
  * at start and end, each final (awaited: a final is sent after it is stored, or after it is
- * held in memory while the store is down), and its events (in order, not awaited). It keeps
- * the session's finals too, for the end hook.
+ * held in memory while the store is down), and its events (in order, not awaited). With
+ * `keepTranscript` (the app has an end hook) it keeps the session's finals too, for that hook;
+ * otherwise none: a session's memory must not grow with its length.
  */
 export class SessionRecorder {
   private toldUnavailable = false;
@@ -25,9 +26,10 @@ export class SessionRecorder {
     private readonly writer: StoreWriter,
     private readonly notify: StoreNotice,
     private readonly logger: Logger,
+    private readonly keepTranscript = true,
   ) {}
 
-  /** Every final of the session so far, in order. */
+  /** Every final of the session so far, in order (none kept without `keepTranscript`). */
   get transcript(): readonly StoredSegment[] {
     return this.finals;
   }
@@ -46,12 +48,12 @@ export class SessionRecorder {
 
   /** Takes the finals another node recorded (a handed-over session) as this session's own. */
   carryOver(transcript: readonly StoredSegment[]): void {
-    this.finals.unshift(...transcript);
+    if (this.keepTranscript) this.finals.unshift(...transcript);
   }
 
   /** Stores a final. Resolves when it may be sent. */
   async final(segment: StoredSegment): Promise<void> {
-    this.finals.push(segment);
+    if (this.keepTranscript) this.finals.push(segment);
     try {
       await this.write('appendSegment', (s) => s.appendSegment(this.sessionId, segment), {
         onLost: (error) => this.notify(error),

@@ -134,6 +134,8 @@ export class Session {
       deps.writer,
       (e) => this.sendError(e),
       deps.logger,
+      // The finals are kept in memory only for an end hook, which is given them.
+      deps.onSessionEnd !== undefined,
     );
     this.tracker = new SessionMetricsTracker(
       this.createdAt.getTime(),
