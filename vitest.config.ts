@@ -24,6 +24,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two files at a time even on two cores: most tests wait on real time (speech streamed at
+    // its pace, servers and timeouts), so a second worker nearly halves the run; vitest's
+    // default here (cores - 1) is one.
+    maxWorkers: 2,
     // Fails a test file that leaves sockets, servers, timers or child processes open once its
     // afterAll hooks have run (CONTRIBUTING.md, "Leak guard").
     setupFiles: [fileURLToPath(new URL('./tests/support/leak-guard.ts', import.meta.url))],
