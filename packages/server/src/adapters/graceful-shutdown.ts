@@ -4,7 +4,12 @@ import { EarshotError, type Logger, silentLogger } from '@earshot/protocol';
  * What {@link shutdownOnSignals} shuts down: anything with `close()` (a `RunningServer` from
  * `listen`, an `EarshotServer`), or a function that closes your own things too.
  */
-export type ShutdownTarget = { close(): Promise<unknown> } | (() => Promise<unknown>);
+export type ShutdownTarget =
+  | {
+      /** Stops it gracefully; the process exits once this settles. */
+      close(): Promise<unknown>;
+    }
+  | (() => Promise<unknown>);
 
 /** Options of {@link shutdownOnSignals}. */
 export interface ShutdownOnSignalsOptions {
