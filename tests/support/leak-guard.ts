@@ -6,7 +6,7 @@
 // `beforeAll` across their tests; fault tests that clean up after each test check each test too,
 // with `expectNoLeaksAfterEach()` from `@earshot/testing/leak-guard`.
 //
-// A file fails when, 3 s after its hooks are done, it still has more open than before it began
+// A file fails when, 10 s after its hooks are done, it still has more open than before it began
 // of: TCP sockets or servers (provider connections among them; counted by file descriptor as
 // well, so unref'd ones count), pipes, UDP sockets, ref'd timers, file watchers, message ports,
 // or child processes (leftover children are killed, so they do not outlive the run).
